@@ -1,0 +1,223 @@
+// The `secateurs` command line.
+//
+// Exit codes (also in --help and docs/cli.md):
+//   0  success
+//   1  error while working (I/O, a component that failed)
+//   2  bad command line
+//   3  unknown name: command, component kind or component (the nearest names are shown)
+//   4  a plugin library failed to load (`plugins`)
+//   5  invalid configuration (`validate`)
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include "host/fingerprint.h"
+#include "host/loader.h"
+#include "host/nearest.h"
+#include "host/runtime_info.h"
+#include "host/yaml_params.h"
+#include "new_plugin.h"
+#include "secateurs/version.h"
+
+namespace {
+
+using namespace secateurs;
+using namespace secateurs::host;
+
+enum ExitCode : int {
+  kOk = 0,
+  kFailure = 1,
+  kUsage = 2,
+  kNotFound = 3,
+  kPluginLoad = 4,
+  kInvalidConfig = 5,
+};
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 success; 1 error while working; 2 bad command line; 3 unknown command, kind\n"
+    "or component; 4 a plugin library failed to load; 5 invalid configuration.\n"
+    "Plugins are searched in the build's plugins folder, SECATEURS_PLUGIN_PATH and --plugin-path.";
+
+const std::vector<std::string> kCommands = {"plugins", "describe", "validate", "new-plugin", "info"};
+
+std::string version_text() {
+  return std::string("secateurs ") + SECATEURS_VERSION_STRING + " (plugin ABI " +
+         std::to_string(SECATEURS_ABI_MAJOR) + "." + std::to_string(SECATEURS_ABI_MINOR) + "; " +
+         host_fingerprint() + ")";
+}
+
+void load_plugins(Registry& registry, const std::vector<std::string>& plugin_paths) {
+  PluginLoader loader(registry);
+  loader.load_all(plugin_search_path(plugin_paths));
+}
+
+// Other commands work with what did load, but say that something did not.
+void warn_about_failures(const Registry& registry) {
+  const std::size_t count = registry.failures().size();
+  if (count == 0) return;
+  std::cerr << "warning: " << count << " plugin librar" << (count == 1 ? "y" : "ies")
+            << " failed to load; `secateurs plugins` says why\n";
+}
+
+std::string pad(const std::string& text, std::size_t width) {
+  return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
+}
+
+int list_plugins(const Registry& registry) {
+  const auto components = registry.components();
+  if (components.empty()) {
+    std::cout << "No plugin components loaded.\n";
+  } else {
+    std::size_t name_width = 4, plugin_width = 6, version_width = 7;
+    for (const auto* c : components) {
+      name_width = std::max(name_width, c->spec.name.size());
+      plugin_width = std::max(plugin_width, c->library->plugin_name.size());
+      version_width = std::max(version_width, c->library->plugin_version.size());
+    }
+    std::cout << pad("KIND", 9) << pad("NAME", name_width + 2) << pad("VERSION", version_width + 2)
+              << pad("PLUGIN", plugin_width + 2) << "LIBRARY\n";
+    for (const auto* c : components) {
+      std::cout << pad(std::string(to_string(c->spec.kind)), 9) << pad(c->spec.name, name_width + 2)
+                << pad(c->library->plugin_version, version_width + 2)
+                << pad(c->library->plugin_name, plugin_width + 2) << c->library->file << "\n";
+    }
+  }
+  const auto& failures = registry.failures();
+  if (failures.empty()) return kOk;
+  std::cerr << "\n" << failures.size() << " plugin librar" << (failures.size() == 1 ? "y" : "ies")
+            << " failed to load:\n";
+  for (const LoadFailure& failure : failures) std::cerr << "  - " << failure.reason << "\n";
+  return kPluginLoad;
+}
+
+int describe(const Registry& registry, const std::string& qualified_name) {
+  const RegisteredComponent& component = registry.get(qualified_name);
+  const ComponentSpec& spec = component.spec;
+  std::cout << component.id() << ": " << spec.summary << "\n"
+            << "plugin " << component.library->plugin_name << " "
+            << component.library->plugin_version << " (" << component.library->file << ")\n\n";
+  if (spec.params.empty()) {
+    std::cout << "No parameters.\n";
+    return kOk;
+  }
+  std::size_t width = 4;
+  for (const ParamSpec& p : spec.params) width = std::max(width, p.name.size());
+  std::cout << "Parameters:\n";
+  for (const ParamSpec& p : spec.params) {
+    std::cout << "  " << pad(p.name, width + 2) << p.describe_type() << "\n"
+              << "  " << std::string(width + 2, ' ') << p.doc << "\n";
+  }
+  return kOk;
+}
+
+int validate(const Registry& registry, const std::string& qualified_name, const std::string& file) {
+  const RegisteredComponent& component = registry.get(qualified_name);
+  const Params params = params_from_yaml_file(component.spec.params, component.id(), file);
+  std::cout << file << ": valid parameters for " << component.id() << "\n";
+  for (const auto& [name, value] : params.values()) {
+    std::cout << "  " << name << ": " << format_value(value) << "\n";
+  }
+  return kOk;
+}
+
+int info(const std::vector<std::string>& plugin_paths) {
+  std::cout << version_text() << "\n\n" << "Plugin search path:\n";
+  for (const PluginSearchEntry& entry : plugin_search_path(plugin_paths)) {
+    std::cout << "  " << entry.path.string() << "  (" << entry.origin << ")\n";
+  }
+  const BlasInfo blas = loaded_blas();
+  std::cout << "\nBLAS: " << (blas.library.empty() ? "none loaded" : blas.library) << "\n";
+  if (!blas.advice.empty()) std::cout << "  " << blas.advice << "\n";
+  return kOk;
+}
+
+// CLI11 answers a misspelt command with a generic message; say which command was meant.
+std::optional<int> check_command_name(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--plugin-path") {
+      ++i;
+      continue;
+    }
+    if (arg.rfind("-", 0) == 0) continue;
+    if (std::find(kCommands.begin(), kCommands.end(), arg) != kCommands.end()) return std::nullopt;
+    std::cerr << "secateurs: unknown command '" << arg << "'" << did_you_mean(arg, kCommands)
+              << "\nRun `secateurs --help` for the list of commands.\n";
+    return kNotFound;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"secateurs: measure and defend the security of pruned neural networks."};
+  app.set_version_flag("--version", version_text());
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  std::vector<std::string> plugin_paths;
+  app.add_option("--plugin-path", plugin_paths,
+                 "Also load plugins from this directory or library file (repeatable)")
+      ->type_name("PATH");
+
+  CLI::App* plugins_cmd = app.add_subcommand("plugins", "List the loaded components and the plugin libraries that failed");
+  std::string component_name;
+  CLI::App* describe_cmd = app.add_subcommand("describe", "Show a component's parameters, defaults, bounds and docs");
+  describe_cmd->add_option("component", component_name, "KIND.NAME, e.g. pruner.magnitude")->required();
+  std::string config_file;
+  CLI::App* validate_cmd = app.add_subcommand("validate", "Check a YAML map of parameters against a component's schema");
+  validate_cmd->add_option("component", component_name, "KIND.NAME")->required();
+  validate_cmd->add_option("file", config_file, "YAML file holding a map of parameters")->required();
+  std::string kind_text, plugin_name, directory;
+  CLI::App* new_plugin_cmd = app.add_subcommand("new-plugin", "Write an out-of-tree plugin skeleton that builds against the installed SDK");
+  new_plugin_cmd->add_option("kind", kind_text, "pruner, defense, attack, dataset or model")->required();
+  new_plugin_cmd->add_option("name", plugin_name, "the plugin's name, [a-z][a-z0-9_]*")->required();
+  new_plugin_cmd->add_option("--dir", directory, "directory to create (must not exist or be empty)")->required();
+  CLI::App* info_cmd = app.add_subcommand("info", "Show the version, build fingerprint, plugin search path and BLAS in use");
+
+  if (auto code = check_command_name(argc, argv)) return *code;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kOk : kUsage;
+  }
+
+  try {
+    if (*new_plugin_cmd) {
+      const auto kind = kind_from_string(kind_text);
+      if (!kind) {
+        std::vector<std::string> kinds;
+        for (Kind k : kAllKinds) kinds.emplace_back(to_string(k));
+        std::cerr << "secateurs: unknown component kind '" << kind_text << "'"
+                  << did_you_mean(kind_text, kinds)
+                  << "; kinds are pruner, defense, attack, dataset and model\n";
+        return kNotFound;
+      }
+      return cli::write_plugin_skeleton(*kind, plugin_name, directory, std::cout);
+    }
+    if (*info_cmd) return info(plugin_paths);
+
+    Registry registry;
+    load_plugins(registry, plugin_paths);
+    if (*plugins_cmd) return list_plugins(registry);
+    warn_about_failures(registry);
+    if (*describe_cmd) return describe(registry, component_name);
+    if (*validate_cmd) return validate(registry, component_name, config_file);
+  } catch (const NotFoundError& e) {
+    std::cerr << "secateurs: " << e.what() << "\n";
+    return kNotFound;
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return kInvalidConfig;
+  } catch (const std::exception& e) {
+    std::cerr << "secateurs: " << e.what() << "\n";
+    return kFailure;
+  }
+  return kUsage;
+}

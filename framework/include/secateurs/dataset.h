@@ -1,0 +1,27 @@
+// Dataset components: a source of labelled examples.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+#include "secateurs/component.h"
+#include "secateurs/context.h"
+
+namespace secateurs {
+
+struct LabeledData {
+  at::Tensor inputs;  // [N, ...] float32
+  at::Tensor labels;  // [N] int64, each in [0, num_classes)
+  std::int64_t num_classes = 0;
+};
+
+class SECATEURS_API Dataset : public Component {
+ public:
+  ~Dataset() override;
+  // Reads or generates the whole dataset. Throws secateurs::DataError naming the file,
+  // what was expected and what was found when the input is malformed.
+  virtual LabeledData load(Context& context) = 0;
+};
+
+}  // namespace secateurs

@@ -1,0 +1,40 @@
+// Key functions of the SDK interfaces (so their type_info lives in the core library
+// only) and the neutral defaults of the Defense hooks.
+#include <algorithm>
+#include <string>
+
+#include "secateurs/sdk.h"
+
+namespace secateurs {
+
+std::string_view to_string(Kind kind) {
+  switch (kind) {
+    case Kind::Pruner: return "pruner";
+    case Kind::Defense: return "defense";
+    case Kind::Attack: return "attack";
+    case Kind::Dataset: return "dataset";
+    case Kind::Model: return "model";
+  }
+  return "unknown";
+}
+
+std::optional<Kind> kind_from_string(std::string_view text) {
+  for (Kind kind : kAllKinds) {
+    if (to_string(kind) == text) return kind;
+  }
+  return std::nullopt;
+}
+
+Component::~Component() = default;
+Context::~Context() = default;
+Dataset::~Dataset() = default;
+Model::~Model() = default;
+Pruner::~Pruner() = default;
+Attack::~Attack() = default;
+Defense::~Defense() = default;
+
+at::Tensor Defense::extra_loss(const at::Tensor&, const at::Tensor&, Context&) { return {}; }
+
+std::vector<std::int64_t> Defense::epoch_samples(int, int, std::int64_t, Context&) { return {}; }
+
+}  // namespace secateurs

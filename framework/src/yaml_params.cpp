@@ -1,0 +1,154 @@
+#include "host/yaml_params.h"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "host/params_builder.h"
+#include "secateurs/error.h"
+
+namespace secateurs::host {
+
+namespace {
+
+SourceLocation location_of(const YAML::Node& node, const std::string& file) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return SourceLocation{file};
+  return SourceLocation{file, mark.line + 1, mark.column + 1};
+}
+
+std::string describe_node(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Null: return "nothing (null)";
+    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    default: return "an undefined value";
+  }
+}
+
+// Scalar conversions: nullopt when the text is not a whole value of the type.
+std::optional<bool> to_bool(const std::string& text) {
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> to_int(const std::string& text) {
+  std::int64_t value = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  if (first != last && *first == '+') ++first;
+  const auto [end, error] = std::from_chars(first, last, value);
+  if (error != std::errc() || end != last || first == last) return std::nullopt;
+  return value;
+}
+
+std::optional<double> to_float(const std::string& text) {
+  if (text == ".inf" || text == "+.inf") return HUGE_VAL;
+  if (text == "-.inf") return -HUGE_VAL;
+  double value = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  if (first != last && *first == '+') ++first;
+  const auto [end, error] = std::from_chars(first, last, value);
+  if (error != std::errc() || end != last || first == last) return std::nullopt;
+  return value;
+}
+
+// Converts a scalar of the given type, or explains why not ("expected an int, found '1.5'").
+std::variant<ParamValue, std::string> convert_scalar(ParamType type, const YAML::Node& node) {
+  const char* expected = type == ParamType::Bool    ? "a bool (true or false)"
+                         : type == ParamType::Int   ? "an int"
+                         : type == ParamType::Float ? "a float"
+                                                    : "a string";
+  if (!node.IsScalar()) return std::string("expected ") + expected + ", found " + describe_node(node);
+  const std::string& text = node.Scalar();
+  switch (type) {
+    case ParamType::Bool:
+      if (auto v = to_bool(text)) return ParamValue(*v);
+      break;
+    case ParamType::Int:
+      if (auto v = to_int(text)) return ParamValue(*v);
+      break;
+    case ParamType::Float:
+      if (auto v = to_float(text)) return ParamValue(*v);
+      break;
+    default:
+      return ParamValue(text);
+  }
+  return std::string("expected ") + expected + ", found " + describe_node(node);
+}
+
+template <class T>
+std::variant<ParamValue, std::string> convert_list(const ParamSpec& spec, const YAML::Node& node) {
+  std::vector<T> items;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    auto element = convert_scalar(spec.element_type, node[i]);
+    if (auto* problem = std::get_if<std::string>(&element)) {
+      return "element " + std::to_string(i) + ": " + *problem;
+    }
+    items.push_back(std::get<T>(std::get<ParamValue>(element)));
+  }
+  return ParamValue(std::move(items));
+}
+
+std::variant<ParamValue, std::string> convert(const ParamSpec& spec, const YAML::Node& node) {
+  if (spec.type == ParamType::Enum) return convert_scalar(ParamType::String, node);
+  if (spec.type != ParamType::List) return convert_scalar(spec.type, node);
+  if (!node.IsSequence()) {
+    return "expected a list of " + std::string(to_string(spec.element_type)) + ", found " +
+           describe_node(node);
+  }
+  switch (spec.element_type) {
+    case ParamType::Int: return convert_list<std::int64_t>(spec, node);
+    case ParamType::Float: return convert_list<double>(spec, node);
+    default: return convert_list<std::string>(spec, node);
+  }
+}
+
+}  // namespace
+
+Params params_from_yaml(const ParamSchema& schema, const std::string& component,
+                        const YAML::Node& node, const std::string& file) {
+  ParamsBuilder builder(schema, component);
+  const SourceLocation map_location = location_of(node, file);
+  if (node.IsNull() || !node.IsDefined()) return builder.finish(map_location);
+  if (!node.IsMap()) {
+    throw ConfigError(map_location.to_string() + ": " + component +
+                      ": expected a map of parameters, found " + describe_node(node));
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    const SourceLocation key_location = location_of(entry.first, file);
+    const ParamSpec* spec = builder.find(key, key_location);
+    if (!spec) continue;
+    auto converted = convert(*spec, entry.second);
+    if (auto* problem = std::get_if<std::string>(&converted)) {
+      builder.error(key, location_of(entry.second, file), *problem);
+    } else {
+      builder.set(*spec, std::move(std::get<ParamValue>(converted)), location_of(entry.second, file));
+    }
+  }
+  return builder.finish(map_location);
+}
+
+Params params_from_yaml_file(const ParamSchema& schema, const std::string& component,
+                             const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path.string() + ": cannot open the file for reading");
+  std::stringstream text;
+  text << in.rdbuf();
+  YAML::Node root;
+  try {
+    root = YAML::Load(text.str());
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(SourceLocation{path.string(), e.mark.line + 1, e.mark.column + 1}.to_string() +
+                      ": YAML syntax error: " + e.msg);
+  }
+  return params_from_yaml(schema, component, root, path.string());
+}
+
+}  // namespace secateurs::host

@@ -1,0 +1,51 @@
+# The command line's exit codes and messages, as docs/cli.md documents them.
+#
+# cmake -DSECATEURS_EXE=... -DFIXTURE_DIR=... -DDATA_DIR=... -DWORK_DIR=... -P this
+cmake_minimum_required(VERSION 3.25)
+
+# Runs secateurs with ARGN; checks the exit code and that stdout+stderr match `pattern`.
+function(check expected_code pattern)
+  execute_process(COMMAND ${SECATEURS_EXE} ${ARGN}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL expected_code)
+    message(FATAL_ERROR "secateurs ${ARGN}: exit ${rc}, expected ${expected_code}\n${out}\n${err}")
+  endif()
+  if(NOT "${out}${err}" MATCHES "${pattern}")
+    message(FATAL_ERROR "secateurs ${ARGN}: output does not match '${pattern}':\n${out}\n${err}")
+  endif()
+endfunction()
+
+set(fixtures --plugin-path ${FIXTURE_DIR})
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+
+check(0 "^secateurs [0-9]+\\.[0-9]+\\.[0-9]+ \\(plugin ABI 1\\.0; compiler=" --version)
+check(0 "Exit codes: 0 success" --help)
+check(2 "" --no-such-flag plugins)
+check(2 "component is required" describe)
+check(3 "unknown command 'descibe'; did you mean 'describe'\\?" descibe attack.good_attack)
+
+# 4: a library failed; the good ones are still listed, each failure is explained.
+check(4 "attack +good_attack +2\\.3\\.1 +fixture_good" plugins ${fixtures})
+check(4 "10 plugin libraries failed to load:.*could not be loaded: invalid ELF header" plugins ${fixtures})
+
+check(0 "offset +float \\[-10, 10\\], default 0\n +added to every score" describe attack.good_attack ${fixtures})
+check(3 "no component named attack.good_atack; did you mean 'attack.good_attack'\\?" describe attack.good_atack ${fixtures})
+check(3 "unknown component kind 'atack'.*did you mean 'attack'\\?" describe atack.good_attack ${fixtures})
+check(3 "failed to load: .*the weights table 'tables.bin' is missing" describe attack.half_registered ${fixtures})
+
+check(0 "valid parameters for attack.good_attack.*mode: fast.*offset: 1.5.*rounds: 3.*threshold: 0.25"
+      validate attack.good_attack ${DATA_DIR}/config/good_attack_valid.yaml ${fixtures})
+check(5 "good_attack_invalid.yaml:1:9: attack.good_attack: parameter 'offset': must be in \\[-10, 10\\], got 11"
+      validate attack.good_attack ${DATA_DIR}/config/good_attack_invalid.yaml ${fixtures})
+check(5 "good_attack_invalid.yaml:2:1: attack.good_attack: unknown parameter 'mdoe'; did you mean 'mode'\\?"
+      validate attack.good_attack ${DATA_DIR}/config/good_attack_invalid.yaml ${fixtures})
+check(5 "good_attack_invalid.yaml:1:1: attack.good_attack: missing required parameter 'threshold'"
+      validate attack.good_attack ${DATA_DIR}/config/good_attack_invalid.yaml ${fixtures})
+
+check(3 "unknown component kind 'atack'; did you mean 'attack'\\?" new-plugin atack x --dir ${WORK_DIR}/x)
+check(2 "plugin name 'My-Attack' must be lower case" new-plugin attack My-Attack --dir ${WORK_DIR}/y)
+file(WRITE ${WORK_DIR}/occupied/keep.txt "not empty")
+check(1 "already exists and is not an empty directory" new-plugin attack z --dir ${WORK_DIR}/occupied)
+check(0 "Wrote a model plugin skeleton" new-plugin model tiny_mlp --dir ${WORK_DIR}/tiny_mlp)
+check(0 "BLAS: " info)
