@@ -6,20 +6,26 @@
 //   2  bad command line
 //   3  unknown name: command, component kind or component (the nearest names are shown)
 //   4  a plugin library failed to load (`plugins`)
-//   5  invalid configuration (`validate`)
+//   5  invalid configuration (`validate`, `--params`)
+//   6  malformed input data (a truncated or corrupt dataset file)
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 
+#include "host/basic_context.h"
+#include "host/data_checks.h"
 #include "host/fingerprint.h"
 #include "host/loader.h"
 #include "host/nearest.h"
+#include "host/params_builder.h"
 #include "host/runtime_info.h"
 #include "host/yaml_params.h"
 #include "new_plugin.h"
+#include "secateurs/dataset.h"
 #include "secateurs/version.h"
 
 namespace {
@@ -34,14 +40,14 @@ enum ExitCode : int {
   kNotFound = 3,
   kPluginLoad = 4,
   kInvalidConfig = 5,
+  kBadData = 6,
 };
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 success; 1 error while working; 2 bad command line; 3 unknown command, kind\n"
-    "or component; 4 a plugin library failed to load; 5 invalid configuration.\n"
+    "or component; 4 a plugin library failed to load; 5 invalid configuration; 6 malformed\n"
+    "input data.\n"
     "Plugins are searched in the build's plugins folder, SECATEURS_PLUGIN_PATH and --plugin-path.";
-
-const std::vector<std::string> kCommands = {"plugins", "describe", "validate", "new-plugin", "info"};
 
 std::string version_text() {
   return std::string("secateurs ") + SECATEURS_VERSION_STRING + " (plugin ABI " +
@@ -87,7 +93,8 @@ int list_plugins(const Registry& registry) {
   }
   const auto& failures = registry.failures();
   if (failures.empty()) return kOk;
-  std::cerr << "\n" << failures.size() << " plugin librar" << (failures.size() == 1 ? "y" : "ies")
+  std::cerr << "\n"
+            << failures.size() << " plugin librar" << (failures.size() == 1 ? "y" : "ies")
             << " failed to load:\n";
   for (const LoadFailure& failure : failures) std::cerr << "  - " << failure.reason << "\n";
   return kPluginLoad;
@@ -123,8 +130,36 @@ int validate(const Registry& registry, const std::string& qualified_name, const 
   return kOk;
 }
 
+// Parameters from a YAML file, or the defaults when no file is given.
+Params component_params(const RegisteredComponent& component, const std::string& file) {
+  if (file.empty()) return default_params(component.spec.params, component.id());
+  return params_from_yaml_file(component.spec.params, component.id(), file);
+}
+
+int summarize_dataset(const Registry& registry, const std::string& qualified_name,
+                      const std::string& params_file, std::uint64_t seed) {
+  const RegisteredComponent& component = registry.get(qualified_name);
+  if (component.spec.kind != Kind::Dataset) {
+    std::cerr << "secateurs: " << component.id() << " is not a dataset\n";
+    return kUsage;
+  }
+  const Params params = component_params(component, params_file);
+  const auto dataset = std::static_pointer_cast<Dataset>(registry.create(component, params));
+  BasicContext context(seed);
+  const auto start = std::chrono::steady_clock::now();
+  const LabeledData data = dataset->load(context);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  check_labeled_data(data, component.id());
+  std::cout << component.id() << " (plugin " << component.library->plugin_name << " "
+            << component.library->plugin_version << "), loaded in " << seconds << " s\n"
+            << summarize_labeled_data(data);
+  return kOk;
+}
+
 int info(const std::vector<std::string>& plugin_paths) {
-  std::cout << version_text() << "\n\n" << "Plugin search path:\n";
+  std::cout << version_text() << "\n\n"
+            << "Plugin search path:\n";
   for (const PluginSearchEntry& entry : plugin_search_path(plugin_paths)) {
     std::cout << "  " << entry.path.string() << "  (" << entry.origin << ")\n";
   }
@@ -135,16 +170,18 @@ int info(const std::vector<std::string>& plugin_paths) {
 }
 
 // CLI11 answers a misspelt command with a generic message; say which command was meant.
-std::optional<int> check_command_name(int argc, char** argv) {
+std::optional<int> check_command_name(const CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> commands;
+  for (const CLI::App* command : app.get_subcommands({})) commands.push_back(command->get_name());
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--plugin-path") {
       ++i;
       continue;
     }
-    if (arg.rfind("-", 0) == 0) continue;
-    if (std::find(kCommands.begin(), kCommands.end(), arg) != kCommands.end()) return std::nullopt;
-    std::cerr << "secateurs: unknown command '" << arg << "'" << did_you_mean(arg, kCommands)
+    if (arg.rfind('-', 0) == 0) continue;
+    if (std::find(commands.begin(), commands.end(), arg) != commands.end()) return std::nullopt;
+    std::cerr << "secateurs: unknown command '" << arg << "'" << did_you_mean(arg, commands)
               << "\nRun `secateurs --help` for the list of commands.\n";
     return kNotFound;
   }
@@ -165,22 +202,39 @@ int main(int argc, char** argv) {
                  "Also load plugins from this directory or library file (repeatable)")
       ->type_name("PATH");
 
-  CLI::App* plugins_cmd = app.add_subcommand("plugins", "List the loaded components and the plugin libraries that failed");
+  CLI::App* plugins_cmd = app.add_subcommand(
+      "plugins", "List the loaded components and the plugin libraries that failed");
   std::string component_name;
-  CLI::App* describe_cmd = app.add_subcommand("describe", "Show a component's parameters, defaults, bounds and docs");
-  describe_cmd->add_option("component", component_name, "KIND.NAME, e.g. pruner.magnitude")->required();
+  CLI::App* describe_cmd =
+      app.add_subcommand("describe", "Show a component's parameters, defaults, bounds and docs");
+  describe_cmd->add_option("component", component_name, "KIND.NAME, e.g. pruner.magnitude")
+      ->required();
   std::string config_file;
-  CLI::App* validate_cmd = app.add_subcommand("validate", "Check a YAML map of parameters against a component's schema");
+  CLI::App* validate_cmd =
+      app.add_subcommand("validate", "Check a YAML map of parameters against a component's schema");
   validate_cmd->add_option("component", component_name, "KIND.NAME")->required();
-  validate_cmd->add_option("file", config_file, "YAML file holding a map of parameters")->required();
+  validate_cmd->add_option("file", config_file, "YAML file holding a map of parameters")
+      ->required();
   std::string kind_text, plugin_name, directory;
-  CLI::App* new_plugin_cmd = app.add_subcommand("new-plugin", "Write an out-of-tree plugin skeleton that builds against the installed SDK");
-  new_plugin_cmd->add_option("kind", kind_text, "pruner, defense, attack, dataset or model")->required();
+  CLI::App* new_plugin_cmd = app.add_subcommand(
+      "new-plugin", "Write an out-of-tree plugin skeleton that builds against the installed SDK");
+  new_plugin_cmd->add_option("kind", kind_text, "pruner, defense, attack, dataset or model")
+      ->required();
   new_plugin_cmd->add_option("name", plugin_name, "the plugin's name, [a-z][a-z0-9_]*")->required();
-  new_plugin_cmd->add_option("--dir", directory, "directory to create (must not exist or be empty)")->required();
-  CLI::App* info_cmd = app.add_subcommand("info", "Show the version, build fingerprint, plugin search path and BLAS in use");
+  new_plugin_cmd->add_option("--dir", directory, "directory to create (must not exist or be empty)")
+      ->required();
+  std::string params_file;
+  std::uint64_t seed = 0;
+  CLI::App* dataset_cmd = app.add_subcommand(
+      "dataset", "Load a dataset component, check what it returns and summarise it");
+  dataset_cmd->add_option("component", component_name, "dataset.NAME, e.g. dataset.fashion_mnist")
+      ->required();
+  dataset_cmd->add_option("--params", params_file, "YAML file with the dataset's parameters");
+  dataset_cmd->add_option("--seed", seed, "Seed handed to the dataset (synthetic data)");
+  CLI::App* info_cmd = app.add_subcommand(
+      "info", "Show the version, build fingerprint, plugin search path and BLAS in use");
 
-  if (auto code = check_command_name(argc, argv)) return *code;
+  if (auto code = check_command_name(app, argc, argv)) return *code;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -209,12 +263,16 @@ int main(int argc, char** argv) {
     warn_about_failures(registry);
     if (*describe_cmd) return describe(registry, component_name);
     if (*validate_cmd) return validate(registry, component_name, config_file);
+    if (*dataset_cmd) return summarize_dataset(registry, component_name, params_file, seed);
   } catch (const NotFoundError& e) {
     std::cerr << "secateurs: " << e.what() << "\n";
     return kNotFound;
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";
     return kInvalidConfig;
+  } catch (const DataError& e) {
+    std::cerr << "secateurs: " << e.what() << "\n";
+    return kBadData;
   } catch (const std::exception& e) {
     std::cerr << "secateurs: " << e.what() << "\n";
     return kFailure;

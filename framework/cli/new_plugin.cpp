@@ -309,7 +309,8 @@ std::string fill(std::string text, Kind kind, const std::string& name) {
   const std::pair<std::string, std::string> substitutions[] = {
       {"@NAME@", name}, {"@CLASS@", class_name(name)}, {"@KIND@", std::string(to_string(kind))}};
   for (const auto& [key, value] : substitutions) {
-    for (std::size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + value.size())) {
+    for (std::size_t pos = text.find(key); pos != std::string::npos;
+         pos = text.find(key, pos + value.size())) {
       text.replace(pos, key.size(), value);
     }
   }
@@ -336,8 +337,9 @@ int write_plugin_skeleton(Kind kind, const std::string& name, const std::string&
     std::cerr << "secateurs: cannot create '" << directory << "': " << error.message() << "\n";
     return 1;
   }
-  const std::pair<std::string, const char*> files[] = {
-      {"CMakeLists.txt", kCMakeLists}, {"README.md", kReadme}, {name + ".cpp", source_template(kind)}};
+  const std::pair<std::string, const char*> files[] = {{"CMakeLists.txt", kCMakeLists},
+                                                       {"README.md", kReadme},
+                                                       {name + ".cpp", source_template(kind)}};
   for (const auto& [file_name, text] : files) {
     std::ofstream file(dir / file_name);
     file << fill(text, kind, name);
@@ -349,7 +351,8 @@ int write_plugin_skeleton(Kind kind, const std::string& name, const std::string&
   out << "Wrote a " << to_string(kind) << " plugin skeleton to " << directory << ":\n"
       << "  CMakeLists.txt  README.md  " << name << ".cpp\n"
       << "Build it with:\n"
-      << "  cmake -S " << directory << " -B " << directory << "/build -DCMAKE_PREFIX_PATH=<secateurs prefix>\n"
+      << "  cmake -S " << directory << " -B " << directory
+      << "/build -DCMAKE_PREFIX_PATH=<secateurs prefix>\n"
       << "  cmake --build " << directory << "/build\n"
       << "then: secateurs describe " << to_string(kind) << "." << name << " --plugin-path "
       << directory << "/build/plugins\n";

@@ -33,8 +33,12 @@ Pruner::~Pruner() = default;
 Attack::~Attack() = default;
 Defense::~Defense() = default;
 
-at::Tensor Defense::extra_loss(const at::Tensor&, const at::Tensor&, Context&) { return {}; }
+at::Tensor Defense::extra_loss(const at::Tensor&, const at::Tensor&, Context&) {
+  return {};
+}
 
-std::vector<std::int64_t> Defense::epoch_samples(int, int, std::int64_t, Context&) { return {}; }
+std::vector<std::int64_t> Defense::epoch_samples(int, int, std::int64_t, Context&) {
+  return {};
+}
 
 }  // namespace secateurs

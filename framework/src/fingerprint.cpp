@@ -35,7 +35,9 @@ std::string leading_components(const std::string& version, int count) {
 
 }  // namespace
 
-const char* host_fingerprint() { return SECATEURS_BUILD_FINGERPRINT; }
+const char* host_fingerprint() {
+  return SECATEURS_BUILD_FINGERPRINT;
+}
 
 std::optional<std::string> fingerprint_difference(const std::string& host,
                                                   const std::string& plugin) {
@@ -45,8 +47,8 @@ std::optional<std::string> fingerprint_difference(const std::string& host,
     const char* field;
     int significant;  // leading dot-separated components compared; 0 = whole value
   };
-  for (const Rule rule : {Rule{"compiler", 1}, Rule{"cxx11abi", 0}, Rule{"libtorch", 0},
-                          Rule{"secateurs", 2}}) {
+  for (const Rule rule :
+       {Rule{"compiler", 1}, Rule{"cxx11abi", 0}, Rule{"libtorch", 0}, Rule{"secateurs", 2}}) {
     const auto h = host_fields.find(rule.field);
     const auto p = plugin_fields.find(rule.field);
     if (p == plugin_fields.end()) return std::string(rule.field) + " is missing from the plugin's";

@@ -41,7 +41,9 @@ std::string dl_reason(const fs::path& file) {
   return reason;
 }
 
-std::string quoted(const fs::path& file) { return "'" + file.string() + "'"; }
+std::string quoted(const fs::path& file) {
+  return "'" + file.string() + "'";
+}
 
 // Checks a spec as the plugin hands it over, so that a schema bug is reported at load
 // time with the plugin's name rather than when a user first runs the component.
@@ -56,7 +58,8 @@ std::optional<std::string> spec_problem(const ComponentSpec& spec) {
     const std::string where = "component " + id + ": parameter '" + p.name + "'";
     if (!valid_identifier(p.name)) return where + " is not of the form [a-z][a-z0-9_]*";
     if (!names.insert(p.name).second) return where + " is declared twice";
-    if (p.type == ParamType::Enum && p.choices.empty()) return where + " is an enum with no choices";
+    if (p.type == ParamType::Enum && p.choices.empty())
+      return where + " is an enum with no choices";
     if (p.min && p.max && *p.min > *p.max) return where + " has min above max";
     if (p.required && p.default_value) return where + " is required but has a default";
     if (!p.required && !p.default_value) return where + " has neither a default nor required";
@@ -116,7 +119,8 @@ std::vector<PluginSearchEntry> plugin_search_path(const std::vector<std::string>
   std::vector<PluginSearchEntry> entries;
   const fs::path bin = executable_dir();
   if (!bin.empty()) {
-    for (const fs::path& candidate : {bin / ".." / "plugins", bin / ".." / "lib" / "secateurs" / "plugins"}) {
+    for (const fs::path& candidate :
+         {bin / ".." / "plugins", bin / ".." / "lib" / "secateurs" / "plugins"}) {
       std::error_code error;
       if (fs::is_directory(candidate, error)) {
         entries.push_back({fs::weakly_canonical(candidate, error), "build"});
@@ -130,7 +134,8 @@ std::vector<PluginSearchEntry> plugin_search_path(const std::vector<std::string>
     while (start <= list.size()) {
       std::size_t end = list.find(':', start);
       if (end == std::string::npos) end = list.size();
-      if (end > start) entries.push_back({list.substr(start, end - start), "SECATEURS_PLUGIN_PATH"});
+      if (end > start)
+        entries.push_back({list.substr(start, end - start), "SECATEURS_PLUGIN_PATH"});
       start = end + 1;
     }
   }
@@ -162,7 +167,8 @@ bool PluginLoader::load_file(const fs::path& file) {
     return false;
   }
 
-  auto* entry = reinterpret_cast<secateurs_plugin_entry_fn>(dlsym(handle, SECATEURS_PLUGIN_ENTRY_NAME));
+  auto* entry =
+      reinterpret_cast<secateurs_plugin_entry_fn>(dlsym(handle, SECATEURS_PLUGIN_ENTRY_NAME));
   if (entry == nullptr) {
     if (const auto major = foreign_abi_major(handle)) {
       fail(file, guessed_name,
@@ -181,15 +187,17 @@ bool PluginLoader::load_file(const fs::path& file) {
 
   const secateurs_plugin_descriptor* descriptor = entry();
   if (descriptor == nullptr) {
-    fail(file, guessed_name, quoted(file) + ": " SECATEURS_PLUGIN_ENTRY_NAME " returned no descriptor");
+    fail(file, guessed_name,
+         quoted(file) + ": " SECATEURS_PLUGIN_ENTRY_NAME " returned no descriptor");
     return false;
   }
   // Only abi_major and struct_size may be read before the size is known to be ours.
   if (descriptor->abi_major != SECATEURS_ABI_MAJOR) {
     fail(file, guessed_name,
-         quoted(file) + " has a descriptor for plugin ABI v" + std::to_string(descriptor->abi_major) +
-             ", but this host supports ABI v" + std::to_string(SECATEURS_ABI_MAJOR) +
-             " (expected abi_major " + std::to_string(SECATEURS_ABI_MAJOR) + ", found " +
+         quoted(file) + " has a descriptor for plugin ABI v" +
+             std::to_string(descriptor->abi_major) + ", but this host supports ABI v" +
+             std::to_string(SECATEURS_ABI_MAJOR) + " (expected abi_major " +
+             std::to_string(SECATEURS_ABI_MAJOR) + ", found " +
              std::to_string(descriptor->abi_major) + ")");
     return false;
   }

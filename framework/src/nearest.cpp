@@ -26,7 +26,8 @@ std::vector<std::string> nearest_names(std::string_view wanted,
   std::vector<std::pair<std::size_t, std::string>> scored;
   for (const std::string& candidate : candidates) {
     const std::size_t distance = edit_distance(wanted, candidate);
-    const std::size_t tolerance = std::max<std::size_t>(2, std::max(wanted.size(), candidate.size()) / 3);
+    const std::size_t tolerance =
+        std::max<std::size_t>(2, std::max(wanted.size(), candidate.size()) / 3);
     const bool contains = wanted.size() >= 3 && (candidate.find(wanted) != std::string::npos ||
                                                  wanted.find(candidate) != std::string_view::npos);
     if (distance <= tolerance || contains) scored.emplace_back(distance, candidate);

@@ -34,7 +34,9 @@ std::string format_number(double x) {
   return std::string(buffer, result.ptr);
 }
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
 
 template <class T, class Format>
 std::string format_list(const std::vector<T>& items, Format format) {
@@ -138,8 +140,7 @@ ParamSpec& ParamSpec::make_required() {
 
 std::optional<std::string> ParamSpec::problem_with(const ParamValue& value) const {
   const auto wrong_type = [&](const std::string& expected) -> std::optional<std::string> {
-    return "expected " + expected + ", got " + value_type_name(value) + " " +
-           format_value(value);
+    return "expected " + expected + ", got " + value_type_name(value) + " " + format_value(value);
   };
   switch (type) {
     case ParamType::Bool:
@@ -207,7 +208,8 @@ std::string ParamSpec::describe_type() const {
   if (required) {
     text += ", required";
   } else if (default_value) {
-    const bool is_text = type == ParamType::String && std::holds_alternative<std::string>(*default_value);
+    const bool is_text =
+        type == ParamType::String && std::holds_alternative<std::string>(*default_value);
     text += ", default " + (is_text ? quoted(std::get<std::string>(*default_value))
                                     : format_value(*default_value));
   }
@@ -266,7 +268,9 @@ ParamSpec string_list(std::string name, std::vector<std::string> default_value, 
 
 Params::Params(std::map<std::string, ParamValue> values) : values_(values.begin(), values.end()) {}
 
-bool Params::contains(std::string_view name) const { return values_.find(name) != values_.end(); }
+bool Params::contains(std::string_view name) const {
+  return values_.find(name) != values_.end();
+}
 
 const ParamValue& Params::get(std::string_view name) const {
   const auto it = values_.find(name);
@@ -285,11 +289,15 @@ const T& Params::get_as(std::string_view name, const char* type_name) const {
               ", but it holds " + value_type_name(value));
 }
 
-bool Params::get_bool(std::string_view name) const { return get_as<bool>(name, "bool"); }
+bool Params::get_bool(std::string_view name) const {
+  return get_as<bool>(name, "bool");
+}
 std::int64_t Params::get_int(std::string_view name) const {
   return get_as<std::int64_t>(name, "int");
 }
-double Params::get_float(std::string_view name) const { return get_as<double>(name, "float"); }
+double Params::get_float(std::string_view name) const {
+  return get_as<double>(name, "float");
+}
 const std::string& Params::get_string(std::string_view name) const {
   return get_as<std::string>(name, "string");
 }

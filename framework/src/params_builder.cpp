@@ -48,8 +48,8 @@ void ParamsBuilder::set(const ParamSpec& spec, ParamValue value, const SourceLoc
 
 void ParamsBuilder::error(const std::string& key, const SourceLocation& where,
                           const std::string& problem) {
-  errors_.push_back(where.to_string() + ": " + component_ + ": parameter '" + key + "': " +
-                    problem);
+  errors_.push_back(where.to_string() + ": " + component_ + ": parameter '" + key +
+                    "': " + problem);
 }
 
 Params ParamsBuilder::finish(const SourceLocation& where) {

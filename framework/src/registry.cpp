@@ -59,7 +59,9 @@ struct LibraryKeepingDeleter {
 
 }  // namespace
 
-std::string RegisteredComponent::id() const { return qualified(spec.kind, spec.name); }
+std::string RegisteredComponent::id() const {
+  return qualified(spec.kind, spec.name);
+}
 
 void Registry::add_library(const std::shared_ptr<const PluginLibrary>& library,
                            std::vector<ComponentSpec> specs) {
@@ -80,7 +82,9 @@ void Registry::add_library(const std::shared_ptr<const PluginLibrary>& library,
   for (ComponentSpec& spec : specs) components_.push_back({std::move(spec), library});
 }
 
-void Registry::add_failure(LoadFailure failure) { failures_.push_back(std::move(failure)); }
+void Registry::add_failure(LoadFailure failure) {
+  failures_.push_back(std::move(failure));
+}
 
 const RegisteredComponent* Registry::find(Kind kind, std::string_view name) const {
   for (const RegisteredComponent& component : components_) {
@@ -101,13 +105,13 @@ const RegisteredComponent& Registry::get(Kind kind, std::string_view name) const
                        std::find(failure.components.begin(), failure.components.end(), wanted) !=
                            failure.components.end();
     if (named) {
-      throw NotFoundError(message + "; the library that provides it failed to load: " +
-                          failure.reason);
+      throw NotFoundError(message +
+                          "; the library that provides it failed to load: " + failure.reason);
     }
   }
   if (!failures_.empty()) {
-    message += " (" + std::to_string(failures_.size()) +
-               " plugin librar" + (failures_.size() == 1 ? "y" : "ies") +
+    message += " (" + std::to_string(failures_.size()) + " plugin librar" +
+               (failures_.size() == 1 ? "y" : "ies") +
                " failed to load; `secateurs plugins` says why)";
   }
   throw NotFoundError(message);
@@ -127,8 +131,8 @@ std::shared_ptr<Component> Registry::create(const RegisteredComponent& component
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw PluginError(where + " threw " + demangled(typeid(e).name()) + " while being created: " +
-                      e.what());
+    throw PluginError(where + " threw " + demangled(typeid(e).name()) +
+                      " while being created: " + e.what());
   } catch (...) {
     throw PluginError(where + " threw an exception of unknown type while being created");
   }

@@ -11,7 +11,8 @@ namespace {
 int collect_blas(dl_phdr_info* info, size_t, void* data) {
   auto* found = static_cast<std::string*>(data);
   const std::string name = info->dlpi_name ? info->dlpi_name : "";
-  if (name.find("libblas.so") != std::string::npos || name.find("libopenblas") != std::string::npos) {
+  if (name.find("libblas.so") != std::string::npos ||
+      name.find("libopenblas") != std::string::npos) {
     std::error_code error;
     const auto real = std::filesystem::canonical(name, error);
     *found = error ? name : real.string();

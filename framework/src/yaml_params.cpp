@@ -64,7 +64,8 @@ std::variant<ParamValue, std::string> convert_scalar(ParamType type, const YAML:
                          : type == ParamType::Int   ? "an int"
                          : type == ParamType::Float ? "a float"
                                                     : "a string";
-  if (!node.IsScalar()) return std::string("expected ") + expected + ", found " + describe_node(node);
+  if (!node.IsScalar())
+    return std::string("expected ") + expected + ", found " + describe_node(node);
   const std::string& text = node.Scalar();
   switch (type) {
     case ParamType::Bool:
@@ -76,8 +77,7 @@ std::variant<ParamValue, std::string> convert_scalar(ParamType type, const YAML:
     case ParamType::Float:
       if (auto v = to_float(text)) return ParamValue(*v);
       break;
-    default:
-      return ParamValue(text);
+    default: return ParamValue(text);
   }
   return std::string("expected ") + expected + ", found " + describe_node(node);
 }
@@ -129,7 +129,8 @@ Params params_from_yaml(const ParamSchema& schema, const std::string& component,
     if (auto* problem = std::get_if<std::string>(&converted)) {
       builder.error(key, location_of(entry.second, file), *problem);
     } else {
-      builder.set(*spec, std::move(std::get<ParamValue>(converted)), location_of(entry.second, file));
+      builder.set(*spec, std::move(std::get<ParamValue>(converted)),
+                  location_of(entry.second, file));
     }
   }
   return builder.finish(map_location);
@@ -145,8 +146,9 @@ Params params_from_yaml_file(const ParamSchema& schema, const std::string& compo
   try {
     root = YAML::Load(text.str());
   } catch (const YAML::Exception& e) {
-    throw ConfigError(SourceLocation{path.string(), e.mark.line + 1, e.mark.column + 1}.to_string() +
-                      ": YAML syntax error: " + e.msg);
+    throw ConfigError(
+        SourceLocation{path.string(), e.mark.line + 1, e.mark.column + 1}.to_string() +
+        ": YAML syntax error: " + e.msg);
   }
   return params_from_yaml(schema, component, root, path.string());
 }

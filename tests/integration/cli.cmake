@@ -49,3 +49,17 @@ file(WRITE ${WORK_DIR}/occupied/keep.txt "not empty")
 check(1 "already exists and is not an empty directory" new-plugin attack z --dir ${WORK_DIR}/occupied)
 check(0 "Wrote a model plugin skeleton" new-plugin model tiny_mlp --dir ${WORK_DIR}/tiny_mlp)
 check(0 "BLAS: " info)
+
+# `dataset`: the real Fashion-MNIST test split, then a truncated copy of it.
+file(WRITE ${WORK_DIR}/test-split.yaml "split: test\nlimit: 500\n")
+check(0 "dataset.fashion_mnist \\(plugin idx [^)]*\\), loaded in .*500 examples of shape \\[1, 28, 28\\], 10 classes"
+      dataset dataset.fashion_mnist --params ${WORK_DIR}/test-split.yaml)
+file(MAKE_DIRECTORY ${WORK_DIR}/cut)
+file(COPY /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz DESTINATION ${WORK_DIR}/cut)
+file(WRITE ${WORK_DIR}/cut.yaml "path: ${WORK_DIR}/cut\nsplit: test\n")
+# The first 2,000 bytes of the labels' gzip stream: a download cut short.
+execute_process(COMMAND head -c 2000 /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+                OUTPUT_FILE ${WORK_DIR}/cut/t10k-labels-idx1-ubyte.gz)
+check(6 "cut/t10k-labels-idx1-ubyte.gz: the gzip stream ends early \\(the file is truncated\\)"
+      dataset dataset.fashion_mnist --params ${WORK_DIR}/cut.yaml)
+check(2 "attack.good_attack is not a dataset" dataset attack.good_attack ${fixtures})

@@ -19,16 +19,22 @@ TEST_CASE("fingerprint: the host's own is complete") {
 
 TEST_CASE("fingerprint: the compatibility rule, field by field") {
   // Compatible: another patch of the compiler, another patch of secateurs.
-  CHECK_FALSE(fingerprint_difference(kHost, "compiler=gcc-12.3.1;cxx11abi=1;libtorch=1.13.0;secateurs=0.1.4"));
-  CHECK(fingerprint_difference(kHost, "compiler=gcc-13.1.0;cxx11abi=1;libtorch=1.13.0;secateurs=0.1.0") ==
+  CHECK_FALSE(fingerprint_difference(
+      kHost, "compiler=gcc-12.3.1;cxx11abi=1;libtorch=1.13.0;secateurs=0.1.4"));
+  CHECK(fingerprint_difference(kHost,
+                               "compiler=gcc-13.1.0;cxx11abi=1;libtorch=1.13.0;secateurs=0.1.0") ==
         "compiler differs: gcc-13.1.0 against gcc-12.2.0");
-  CHECK(fingerprint_difference(kHost, "compiler=clang-12.0.0;cxx11abi=1;libtorch=1.13.0;secateurs=0.1.0") ==
+  CHECK(fingerprint_difference(
+            kHost, "compiler=clang-12.0.0;cxx11abi=1;libtorch=1.13.0;secateurs=0.1.0") ==
         "compiler differs: clang-12.0.0 against gcc-12.2.0");
-  CHECK(fingerprint_difference(kHost, "compiler=gcc-12.2.0;cxx11abi=0;libtorch=1.13.0;secateurs=0.1.0") ==
+  CHECK(fingerprint_difference(kHost,
+                               "compiler=gcc-12.2.0;cxx11abi=0;libtorch=1.13.0;secateurs=0.1.0") ==
         "cxx11abi differs: 0 against 1");
-  CHECK(fingerprint_difference(kHost, "compiler=gcc-12.2.0;cxx11abi=1;libtorch=1.13.1;secateurs=0.1.0") ==
+  CHECK(fingerprint_difference(kHost,
+                               "compiler=gcc-12.2.0;cxx11abi=1;libtorch=1.13.1;secateurs=0.1.0") ==
         "libtorch differs: 1.13.1 against 1.13.0");
-  CHECK(fingerprint_difference(kHost, "compiler=gcc-12.2.0;cxx11abi=1;libtorch=1.13.0;secateurs=0.2.0") ==
+  CHECK(fingerprint_difference(kHost,
+                               "compiler=gcc-12.2.0;cxx11abi=1;libtorch=1.13.0;secateurs=0.2.0") ==
         "secateurs differs: 0.2.0 against 0.1.0");
   CHECK(fingerprint_difference(kHost, "compiler=gcc-12.2.0;cxx11abi=1;libtorch=1.13.0") ==
         "secateurs is missing from the plugin's");

@@ -1,7 +1,7 @@
 // One test per loader failure mode, each asserting the message names the file and, where
 // it applies, what was expected against what was found.
-#include <doctest/doctest.h>
 #include <dlfcn.h>
+#include <doctest/doctest.h>
 
 #include <filesystem>
 #include <string>
@@ -66,7 +66,8 @@ TEST_CASE("loader: an entry point of another ABI major") {
   INFO(failure.reason);
   CHECK(contains(failure.reason, "built for plugin ABI v2"));
   CHECK(contains(failure.reason, "supports ABI v1"));
-  CHECK(contains(failure.reason, "expected the entry point 'secateurs_plugin_v1', found 'secateurs_plugin_v2'"));
+  CHECK(contains(failure.reason,
+                 "expected the entry point 'secateurs_plugin_v1', found 'secateurs_plugin_v2'"));
 }
 
 TEST_CASE("loader: a descriptor whose abi_major disagrees") {
@@ -92,7 +93,8 @@ TEST_CASE("loader: a build fingerprint that does not match") {
   const LoadFailure failure = load_failing(registry, "fingerprint_mismatch");
   INFO(failure.reason);
   CHECK(contains(failure.reason, "libtorch differs: 9.9.9 against"));
-  CHECK(contains(failure.reason, std::string("expected fingerprint '") + SECATEURS_BUILD_FINGERPRINT + "'"));
+  CHECK(contains(failure.reason,
+                 std::string("expected fingerprint '") + SECATEURS_BUILD_FINGERPRINT + "'"));
   CHECK(contains(failure.reason, "found 'compiler="));
   CHECK(contains(failure.reason, ";libtorch=9.9.9;"));
 }
@@ -175,7 +177,8 @@ TEST_CASE("loader: a missing search path is an error unless it is the build's ow
   CHECK(registry.failures().empty());
   loader.load(PluginSearchEntry{"/nonexistent/secateurs-plugins", "--plugin-path"});
   REQUIRE(registry.failures().size() == 1);
-  CHECK(contains(registry.failures()[0].reason, "--plugin-path names '/nonexistent/secateurs-plugins'"));
+  CHECK(contains(registry.failures()[0].reason,
+                 "--plugin-path names '/nonexistent/secateurs-plugins'"));
 }
 
 TEST_CASE("loader: SECATEURS_PLUGIN_PATH and --plugin-path join the search path in order") {
@@ -187,5 +190,6 @@ TEST_CASE("loader: SECATEURS_PLUGIN_PATH and --plugin-path join the search path 
     if (e.origin != "build") paths.push_back(e.path.string() + "@" + e.origin);
   }
   CHECK(paths == std::vector<std::string>{"/a/one@SECATEURS_PLUGIN_PATH",
-                                          "/a/two@SECATEURS_PLUGIN_PATH", "/b/three@--plugin-path"});
+                                          "/a/two@SECATEURS_PLUGIN_PATH",
+                                          "/b/three@--plugin-path"});
 }

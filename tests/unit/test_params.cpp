@@ -22,7 +22,8 @@ TEST_CASE("params: problem_with checks type, bounds and choices") {
   const ParamSpec widths = param::int_list("widths", {8}, "").at_least(1);
   CHECK_FALSE(widths.problem_with(std::vector<std::int64_t>{1, 2}));
   CHECK(widths.problem_with(std::vector<std::int64_t>{1, 0}) == "element 1 must be >= 1, got 0");
-  CHECK(widths.problem_with(std::vector<double>{1.0}) == "expected a list of int, got list of float [1]");
+  CHECK(widths.problem_with(std::vector<double>{1.0}) ==
+        "expected a list of int, got list of float [1]");
 }
 
 TEST_CASE("params: describe_type reads like the docs") {
@@ -48,13 +49,15 @@ TEST_CASE("params: getters check the declared type") {
 }
 
 TEST_CASE("params: defaults, and required parameters without a value") {
-  const ParamSchema schema = {param::integer("n", 4, "").at_least(1), param::boolean("flag", true, "")};
+  const ParamSchema schema = {param::integer("n", 4, "").at_least(1),
+                              param::boolean("flag", true, "")};
   const Params params = host::default_params(schema, "model.mlp");
   CHECK(params.get_int("n") == 4);
   CHECK(params.get_bool("flag"));
 
   const ParamSchema required = {param::real("threshold", 0, "").make_required()};
-  CHECK_THROWS_WITH_AS(host::default_params(required, "attack.x"),
-                       "(defaults): attack.x: missing required parameter 'threshold' (float, required)",
-                       ConfigError);
+  CHECK_THROWS_WITH_AS(
+      host::default_params(required, "attack.x"),
+      "(defaults): attack.x: missing required parameter 'threshold' (float, required)",
+      ConfigError);
 }

@@ -21,13 +21,16 @@ class TestContext final : public Context {
 };
 
 Params good_params(double offset) {
-  return Params({{"offset", offset}, {"mode", std::string("fast")}, {"rounds", std::int64_t{3}},
+  return Params({{"offset", offset},
+                 {"mode", std::string("fast")},
+                 {"rounds", std::int64_t{3}},
                  {"threshold", 0.5}});
 }
 
 int live_objects(const RegisteredComponent& component) {
   using Counter = int (*)();
-  auto counter = reinterpret_cast<Counter>(dlsym(component.library->handle, "fixture_good_live_objects"));
+  auto counter =
+      reinterpret_cast<Counter>(dlsym(component.library->handle, "fixture_good_live_objects"));
   REQUIRE((counter != nullptr));
   return counter();
 }
@@ -100,7 +103,8 @@ TEST_CASE("registry: unknown names suggest the nearest ones") {
     registry.get("attack.good_atack");
     FAIL("expected NotFoundError");
   } catch (const NotFoundError& e) {
-    CHECK(std::string(e.what()) == "no component named attack.good_atack; did you mean 'attack.good_attack'?");
+    CHECK(std::string(e.what()) ==
+          "no component named attack.good_atack; did you mean 'attack.good_attack'?");
   }
   try {
     registry.get("atack.good_attack");

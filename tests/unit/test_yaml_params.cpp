@@ -44,7 +44,8 @@ TEST_CASE("yaml: unknown key names the nearest known key") {
 
 TEST_CASE("yaml: unknown key with nothing close lists the known keys") {
   const std::string message = errors_of("seed: 1\nzzz: 0.1\n");
-  CHECK(message.find("exp.yaml:2:1: pruner.magnitude: unknown parameter 'zzz'; known parameters: sparsity, scope") == 0);
+  CHECK(message.find("exp.yaml:2:1: pruner.magnitude: unknown parameter 'zzz'; known parameters: "
+                     "sparsity, scope") == 0);
 }
 
 TEST_CASE("yaml: wrong type") {
@@ -53,13 +54,16 @@ TEST_CASE("yaml: wrong type") {
   CHECK(errors_of("seed: 1\nrounds: 2.5\n") ==
         "exp.yaml:2:9: pruner.magnitude: parameter 'rounds': expected an int, found '2.5'");
   CHECK(errors_of("seed: 1\nverbose: maybe\n") ==
-        "exp.yaml:2:10: pruner.magnitude: parameter 'verbose': expected a bool (true or false), found 'maybe'");
+        "exp.yaml:2:10: pruner.magnitude: parameter 'verbose': expected a bool (true or false), "
+        "found 'maybe'");
   CHECK(errors_of("seed: 1\nsparsity: [0.5]\n") ==
         "exp.yaml:2:11: pruner.magnitude: parameter 'sparsity': expected a float, found a list");
-  CHECK(errors_of("seed: 1\nlayers: fc1\n") ==
-        "exp.yaml:2:9: pruner.magnitude: parameter 'layers': expected a list of string, found 'fc1'");
-  CHECK(errors_of("seed: 1\nwidths: [4, x]\n") ==
-        "exp.yaml:2:9: pruner.magnitude: parameter 'widths': element 1: expected an int, found 'x'");
+  CHECK(
+      errors_of("seed: 1\nlayers: fc1\n") ==
+      "exp.yaml:2:9: pruner.magnitude: parameter 'layers': expected a list of string, found 'fc1'");
+  CHECK(
+      errors_of("seed: 1\nwidths: [4, x]\n") ==
+      "exp.yaml:2:9: pruner.magnitude: parameter 'widths': element 1: expected an int, found 'x'");
 }
 
 TEST_CASE("yaml: out of range and not among the choices") {
@@ -80,7 +84,8 @@ TEST_CASE("yaml: missing required value") {
   CHECK(errors_of("sparsity: 0.5\n") ==
         "exp.yaml:1:1: pruner.magnitude: missing required parameter 'seed' (int, required)");
   // An empty document is an empty map: every required parameter is missing.
-  CHECK(errors_of("") == "exp.yaml: pruner.magnitude: missing required parameter 'seed' (int, required)");
+  CHECK(errors_of("") ==
+        "exp.yaml: pruner.magnitude: missing required parameter 'seed' (int, required)");
 }
 
 TEST_CASE("yaml: a required key that is present but invalid is reported once") {
@@ -101,11 +106,20 @@ TEST_CASE("yaml: every problem of a file is reported at once, with its file name
   } catch (const ConfigError& e) {
     const std::string message = e.what();
     INFO(message);
-    CHECK(message.find(file + ":2:11: pruner.magnitude: parameter 'sparsity': must be in [0, 0.99], got 1.5") != std::string::npos);
-    CHECK(message.find(file + ":3:8: pruner.magnitude: parameter 'scope': must be one of") != std::string::npos);
-    CHECK(message.find(file + ":4:9: pruner.magnitude: parameter 'rounds': expected an int, found 'three'") != std::string::npos);
-    CHECK(message.find(file + ":5:1: pruner.magnitude: unknown parameter 'learning_rat'; did you mean 'learning_rate'?") != std::string::npos);
-    CHECK(message.find(file + ":2:1: pruner.magnitude: missing required parameter 'seed'") != std::string::npos);
+    CHECK(message.find(
+              file +
+              ":2:11: pruner.magnitude: parameter 'sparsity': must be in [0, 0.99], got 1.5") !=
+          std::string::npos);
+    CHECK(message.find(file + ":3:8: pruner.magnitude: parameter 'scope': must be one of") !=
+          std::string::npos);
+    CHECK(
+        message.find(
+            file + ":4:9: pruner.magnitude: parameter 'rounds': expected an int, found 'three'") !=
+        std::string::npos);
+    CHECK(message.find(file + ":5:1: pruner.magnitude: unknown parameter 'learning_rat'; did you "
+                              "mean 'learning_rate'?") != std::string::npos);
+    CHECK(message.find(file + ":2:1: pruner.magnitude: missing required parameter 'seed'") !=
+          std::string::npos);
     CHECK(std::count(message.begin(), message.end(), '\n') == 4);
   }
 }
@@ -113,7 +127,8 @@ TEST_CASE("yaml: every problem of a file is reported at once, with its file name
 TEST_CASE("yaml: a valid file fills defaults and keeps types") {
   ParamSchema schema = pruner_schema();
   schema.pop_back();  // no required seed
-  const Params params = params_from_yaml_file(schema, "pruner.magnitude", kDataDir + "pruner_params_valid.yaml");
+  const Params params =
+      params_from_yaml_file(schema, "pruner.magnitude", kDataDir + "pruner_params_valid.yaml");
   CHECK(params.get_float("sparsity") == 0.7);
   CHECK(params.get_string("scope") == "per_layer");
   CHECK(params.get_int("rounds") == 5);
@@ -125,7 +140,8 @@ TEST_CASE("yaml: a valid file fills defaults and keeps types") {
 }
 
 TEST_CASE("yaml: an integer is accepted where a float is declared") {
-  const Params params = params_from_yaml(pruner_schema(), "p", YAML::Load("seed: 3\nlearning_rate: 1\n"), "f.yaml");
+  const Params params =
+      params_from_yaml(pruner_schema(), "p", YAML::Load("seed: 3\nlearning_rate: 1\n"), "f.yaml");
   CHECK(params.get_float("learning_rate") == 1.0);
   CHECK(params.get_int("seed") == 3);
 }

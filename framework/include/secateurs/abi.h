@@ -44,12 +44,12 @@
 #define SECATEURS_STRINGIFY(x) SECATEURS_STRINGIFY_(x)
 
 #if defined(__clang__)
-#define SECATEURS_COMPILER_ID                                                                 \
-  "clang-" SECATEURS_STRINGIFY(__clang_major__) "." SECATEURS_STRINGIFY(                     \
+#define SECATEURS_COMPILER_ID                                            \
+  "clang-" SECATEURS_STRINGIFY(__clang_major__) "." SECATEURS_STRINGIFY( \
       __clang_minor__) "." SECATEURS_STRINGIFY(__clang_patchlevel__)
 #elif defined(__GNUC__)
-#define SECATEURS_COMPILER_ID                                                                 \
-  "gcc-" SECATEURS_STRINGIFY(__GNUC__) "." SECATEURS_STRINGIFY(                              \
+#define SECATEURS_COMPILER_ID                                   \
+  "gcc-" SECATEURS_STRINGIFY(__GNUC__) "." SECATEURS_STRINGIFY( \
       __GNUC_MINOR__) "." SECATEURS_STRINGIFY(__GNUC_PATCHLEVEL__)
 #else
 #define SECATEURS_COMPILER_ID "unknown"
@@ -63,7 +63,7 @@
 #endif
 
 // The LibTorch version comes in from <torch/version.h> wherever this macro is expanded.
-#define SECATEURS_BUILD_FINGERPRINT                                                           \
+#define SECATEURS_BUILD_FINGERPRINT \
   "compiler=" SECATEURS_COMPILER_ID ";cxx11abi=" SECATEURS_CXX11_ABI                          \
   ";libtorch=" SECATEURS_STRINGIFY(TORCH_VERSION_MAJOR) "." SECATEURS_STRINGIFY(              \
       TORCH_VERSION_MINOR) "." SECATEURS_STRINGIFY(TORCH_VERSION_PATCH)                       \
@@ -78,12 +78,12 @@ typedef struct secateurs_registrar secateurs_registrar;
 // Fields are only ever appended (a minor bump); abi_major and struct_size come first so
 // that a host can read them from a descriptor of any version.
 typedef struct secateurs_plugin_descriptor {
-  uint32_t abi_major;            // SECATEURS_ABI_MAJOR of the plugin's SDK
-  uint32_t struct_size;          // sizeof(secateurs_plugin_descriptor) in the plugin's SDK
-  uint32_t abi_minor;            // SECATEURS_ABI_MINOR of the plugin's SDK
-  const char* build_fingerprint; // SECATEURS_BUILD_FINGERPRINT as the plugin was compiled
-  const char* plugin_name;       // [a-z][a-z0-9_]*, unique among loaded libraries
-  const char* plugin_version;    // free text, recorded with every result
+  uint32_t abi_major;             // SECATEURS_ABI_MAJOR of the plugin's SDK
+  uint32_t struct_size;           // sizeof(secateurs_plugin_descriptor) in the plugin's SDK
+  uint32_t abi_minor;             // SECATEURS_ABI_MINOR of the plugin's SDK
+  const char* build_fingerprint;  // SECATEURS_BUILD_FINGERPRINT as the plugin was compiled
+  const char* plugin_name;        // [a-z][a-z0-9_]*, unique among loaded libraries
+  const char* plugin_version;     // free text, recorded with every result
   // Adds the library's components. Called once, on the loading thread; must not throw
   // (SECATEURS_PLUGIN's wrapper catches); returns one of SECATEURS_REGISTER_*.
   int (*register_components)(secateurs_registrar* registrar) noexcept;
@@ -91,9 +91,8 @@ typedef struct secateurs_plugin_descriptor {
 
 // The smallest descriptor an ABI 1 host accepts: the v1.0 layout, which ends with
 // register_components. Later minors append fields after it.
-#define SECATEURS_DESCRIPTOR_V1_0_SIZE                                                        \
-  ((uint32_t)(offsetof(secateurs_plugin_descriptor, register_components) +                    \
-              sizeof(void (*)(void))))
+#define SECATEURS_DESCRIPTOR_V1_0_SIZE \
+  ((uint32_t)(offsetof(secateurs_plugin_descriptor, register_components) + sizeof(void (*)(void))))
 
 typedef const secateurs_plugin_descriptor* (*secateurs_plugin_entry_fn)(void);
 

@@ -20,8 +20,8 @@ class SECATEURS_API Defense : public Component {
   virtual at::Tensor extra_loss(const at::Tensor& logits, const at::Tensor& labels,
                                 Context& context);
   // Indices of the training samples to use in this epoch of this round; empty means all.
-  virtual std::vector<std::int64_t> epoch_samples(int round, int epoch,
-                                                  std::int64_t num_samples, Context& context);
+  virtual std::vector<std::int64_t> epoch_samples(int round, int epoch, std::int64_t num_samples,
+                                                  Context& context);
 };
 
 }  // namespace secateurs

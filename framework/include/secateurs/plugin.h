@@ -38,13 +38,13 @@ int register_guarded(secateurs_registrar* handle) noexcept {
 
 #define SECATEURS_PLUGIN(NAME, VERSION, REGISTER_FN)                                         \
   extern "C" SECATEURS_API const secateurs_plugin_descriptor* SECATEURS_PLUGIN_ENTRY(void) { \
-    static const secateurs_plugin_descriptor descriptor = {                                 \
-        SECATEURS_ABI_MAJOR,                                                                \
-        static_cast<uint32_t>(sizeof(secateurs_plugin_descriptor)),                         \
-        SECATEURS_ABI_MINOR,                                                                \
-        SECATEURS_BUILD_FINGERPRINT,                                                        \
-        NAME,                                                                               \
-        VERSION,                                                                            \
-        &::secateurs::detail::register_guarded<REGISTER_FN>};                               \
-    return &descriptor;                                                                     \
+    static const secateurs_plugin_descriptor descriptor = {                                  \
+        SECATEURS_ABI_MAJOR,                                                                 \
+        static_cast<uint32_t>(sizeof(secateurs_plugin_descriptor)),                          \
+        SECATEURS_ABI_MINOR,                                                                 \
+        SECATEURS_BUILD_FINGERPRINT,                                                         \
+        NAME,                                                                                \
+        VERSION,                                                                             \
+        &::secateurs::detail::register_guarded<REGISTER_FN>};                                \
+    return &descriptor;                                                                      \
   }

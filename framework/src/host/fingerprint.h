@@ -21,6 +21,6 @@ SECATEURS_API const char* host_fingerprint();
 //   secateurs  same major.minor (the SDK's class layouts may change with any minor)
 // A missing, extra or malformed field is a difference too.
 SECATEURS_API std::optional<std::string> fingerprint_difference(const std::string& host,
-                                                  const std::string& plugin);
+                                                                const std::string& plugin);
 
 }  // namespace secateurs::host

@@ -23,7 +23,8 @@ struct PluginSearchEntry {
 // The plugins folder of this build or installation (found from the running executable:
 // <bin>/../plugins, or <bin>/../lib/secateurs/plugins), then each directory of
 // SECATEURS_PLUGIN_PATH (colon-separated), then `extra` (from --plugin-path), in order.
-SECATEURS_API std::vector<PluginSearchEntry> plugin_search_path(const std::vector<std::string>& extra);
+SECATEURS_API std::vector<PluginSearchEntry> plugin_search_path(
+    const std::vector<std::string>& extra);
 
 class SECATEURS_API PluginLoader {
  public:

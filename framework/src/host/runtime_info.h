@@ -10,7 +10,7 @@ namespace secateurs::host {
 struct BlasInfo {
   std::string library;  // real path of the loaded BLAS, empty when none is loaded
   bool is_openblas = false;
-  std::string advice;   // what to do when the BLAS is the slow reference one
+  std::string advice;  // what to do when the BLAS is the slow reference one
 };
 
 // Debian selects libblas.so.3 through update-alternatives; the reference BLAS is about

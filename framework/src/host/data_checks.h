@@ -1,0 +1,20 @@
+// What the host checks of a dataset component's output before anything trains on it, and
+// how it summarises that output for a person.
+#pragma once
+
+#include <string>
+
+#include "secateurs/dataset.h"
+
+namespace secateurs::host {
+
+// Throws PluginError naming `component` when the data breaks the Dataset contract:
+// inputs float32 [N, ...] with N > 0 and all finite, labels int64 [N] in
+// [0, num_classes), num_classes >= 2.
+SECATEURS_API void check_labeled_data(const LabeledData& data, const std::string& component);
+
+// Several lines: examples, input shape and value range, mean and standard deviation,
+// examples per class.
+SECATEURS_API std::string summarize_labeled_data(const LabeledData& data);
+
+}  // namespace secateurs::host

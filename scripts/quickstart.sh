@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The main job. Installs what is missing, builds secateurs and shows what this build can
+# do: the build fingerprint and BLAS in use, every loaded component and its parameters,
+# and Fashion-MNIST loaded, checked and summarised.
+# It becomes the Fashion-MNIST quickstart experiment once the experiment graphs land.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-debian.sh
+
+build=build/release
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSECATEURS_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)"
+
+secateurs="$build/bin/secateurs"
+echo
+"$secateurs" info
+echo
+"$secateurs" plugins
+"$secateurs" plugins 2>/dev/null | awk 'NR > 1 { print $1 "." $2 }' | while read -r component; do
+  echo
+  "$secateurs" describe "$component"
+done
+echo
+"$secateurs" dataset dataset.fashion_mnist
