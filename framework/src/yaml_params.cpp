@@ -36,26 +36,26 @@ std::optional<bool> to_bool(const std::string& text) {
   return std::nullopt;
 }
 
-std::optional<std::int64_t> to_int(const std::string& text) {
-  std::int64_t value = 0;
+// The whole text as a number of type T (an optional leading '+' allowed), or nothing.
+template <class T>
+std::optional<T> to_number(const std::string& text) {
   const char* first = text.data();
   const char* last = text.data() + text.size();
-  if (first != last && *first == '+') ++first;
+  if (first != last && *first == '+') {
+    ++first;
+    if (first != last && *first == '-') return std::nullopt;
+  }
+  T value{};
   const auto [end, error] = std::from_chars(first, last, value);
   if (error != std::errc() || end != last || first == last) return std::nullopt;
   return value;
 }
 
 std::optional<double> to_float(const std::string& text) {
+  // YAML 1.2 spells infinities .inf; from_chars knows only "inf".
   if (text == ".inf" || text == "+.inf") return HUGE_VAL;
   if (text == "-.inf") return -HUGE_VAL;
-  double value = 0;
-  const char* first = text.data();
-  const char* last = text.data() + text.size();
-  if (first != last && *first == '+') ++first;
-  const auto [end, error] = std::from_chars(first, last, value);
-  if (error != std::errc() || end != last || first == last) return std::nullopt;
-  return value;
+  return to_number<double>(text);
 }
 
 // Converts a scalar of the given type, or explains why not ("expected an int, found '1.5'").
@@ -72,7 +72,7 @@ std::variant<ParamValue, std::string> convert_scalar(ParamType type, const YAML:
       if (auto v = to_bool(text)) return ParamValue(*v);
       break;
     case ParamType::Int:
-      if (auto v = to_int(text)) return ParamValue(*v);
+      if (auto v = to_number<std::int64_t>(text)) return ParamValue(*v);
       break;
     case ParamType::Float:
       if (auto v = to_float(text)) return ParamValue(*v);

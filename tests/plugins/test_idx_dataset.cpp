@@ -10,6 +10,7 @@
 #include "host/params_builder.h"
 #include "host/yaml_params.h"
 #include "support/doctest_torch.h"
+#include "support/messages.h"
 #include "support/test_context.h"
 
 using namespace secateurs;
@@ -104,13 +105,7 @@ LabeledData load(const std::string& component, const std::string& yaml) {
 }
 
 std::string load_error(const std::string& yaml) {
-  try {
-    load("dataset.fashion_mnist", yaml);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  FAIL("expected a DataError");
-  return "";
+  return testing::message_of<DataError>([&] { load("dataset.fashion_mnist", yaml); });
 }
 
 }  // namespace

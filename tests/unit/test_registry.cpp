@@ -5,9 +5,12 @@
 #include "host/loader.h"
 #include "host/params_builder.h"
 #include "secateurs/attack.h"
+#include "support/messages.h"
 
 using namespace secateurs;
 using namespace secateurs::host;
+using secateurs::testing::contains;
+using secateurs::testing::message_of;
 
 namespace {
 
@@ -33,10 +36,6 @@ int live_objects(const RegisteredComponent& component) {
       reinterpret_cast<Counter>(dlsym(component.library->handle, "fixture_good_live_objects"));
   REQUIRE((counter != nullptr));
   return counter();
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace
@@ -70,49 +69,31 @@ TEST_CASE("registry: a factory's non-SDK exception is wrapped with the plugin's 
   Registry registry;
   PluginLoader loader(registry);
   REQUIRE(loader.load_file(kGood));
-  try {
-    registry.create<Attack>("throwing_attack", Params{});
-    FAIL("expected PluginError");
-  } catch (const PluginError& e) {
-    const std::string message = e.what();
-    INFO(message);
-    CHECK(contains(message, "attack.throwing_attack of plugin 'fixture_good'"));
-    CHECK(contains(message, "std::logic_error"));
-    CHECK(contains(message, "calibration table empty"));
-  }
+  const std::string message =
+      message_of<PluginError>([&] { registry.create<Attack>("throwing_attack", Params{}); });
+  CHECK(contains(message, "attack.throwing_attack of plugin 'fixture_good'"));
+  CHECK(contains(message, "std::logic_error"));
+  CHECK(contains(message, "calibration table empty"));
 }
 
 TEST_CASE("registry: a factory that returns another interface is refused") {
   Registry registry;
   PluginLoader loader(registry);
   REQUIRE(loader.load_file(kGood));
-  try {
-    registry.create<Attack>("mislabelled_attack", Params{});
-    FAIL("expected PluginError");
-  } catch (const PluginError& e) {
-    INFO(e.what());
-    CHECK(contains(e.what(), "which is not a secateurs::Attack"));
-  }
+  CHECK(contains(
+      message_of<PluginError>([&] { registry.create<Attack>("mislabelled_attack", Params{}); }),
+      "which is not a secateurs::Attack"));
 }
 
 TEST_CASE("registry: unknown names suggest the nearest ones") {
   Registry registry;
   PluginLoader loader(registry);
   REQUIRE(loader.load_file(kGood));
-  try {
-    registry.get("attack.good_atack");
-    FAIL("expected NotFoundError");
-  } catch (const NotFoundError& e) {
-    CHECK(std::string(e.what()) ==
-          "no component named attack.good_atack; did you mean 'attack.good_attack'?");
-  }
-  try {
-    registry.get("atack.good_attack");
-    FAIL("expected NotFoundError");
-  } catch (const NotFoundError& e) {
-    CHECK(contains(e.what(), "unknown component kind 'atack'"));
-    CHECK(contains(e.what(), "did you mean 'attack'?"));
-  }
+  CHECK(message_of<NotFoundError>([&] { registry.get("attack.good_atack"); }) ==
+        "no component named attack.good_atack; did you mean 'attack.good_attack'?");
+  const std::string kind = message_of<NotFoundError>([&] { registry.get("atack.good_attack"); });
+  CHECK(contains(kind, "unknown component kind 'atack'"));
+  CHECK(contains(kind, "did you mean 'attack'?"));
   CHECK_THROWS_AS(registry.get("good_attack"), NotFoundError);
 }
 

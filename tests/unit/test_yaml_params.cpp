@@ -3,9 +3,11 @@
 
 #include "host/yaml_params.h"
 #include "secateurs/error.h"
+#include "support/messages.h"
 
 using namespace secateurs;
 using namespace secateurs::host;
+using secateurs::testing::message_of;
 
 namespace {
 
@@ -24,13 +26,9 @@ ParamSchema pruner_schema() {
 
 // The message for the whole map; fails the test when parsing succeeds.
 std::string errors_of(const std::string& yaml, const std::string& file = "exp.yaml") {
-  try {
-    params_from_yaml(pruner_schema(), "pruner.magnitude", YAML::Load(yaml), file);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  FAIL("expected a ConfigError for:\n" << yaml);
-  return "";
+  INFO("YAML: " << yaml);
+  return message_of<ConfigError>(
+      [&] { params_from_yaml(pruner_schema(), "pruner.magnitude", YAML::Load(yaml), file); });
 }
 
 }  // namespace
@@ -100,28 +98,23 @@ TEST_CASE("yaml: the top level must be a map") {
 
 TEST_CASE("yaml: every problem of a file is reported at once, with its file name") {
   const std::string file = kDataDir + "pruner_params_errors.yaml";
-  try {
-    params_from_yaml_file(pruner_schema(), "pruner.magnitude", file);
-    FAIL("expected a ConfigError");
-  } catch (const ConfigError& e) {
-    const std::string message = e.what();
-    INFO(message);
-    CHECK(message.find(
-              file +
-              ":2:11: pruner.magnitude: parameter 'sparsity': must be in [0, 0.99], got 1.5") !=
-          std::string::npos);
-    CHECK(message.find(file + ":3:8: pruner.magnitude: parameter 'scope': must be one of") !=
-          std::string::npos);
-    CHECK(
-        message.find(
+  const std::string message = message_of<ConfigError>(
+      [&] { params_from_yaml_file(pruner_schema(), "pruner.magnitude", file); });
+  INFO(message);
+  CHECK(
+      message.find(
+          file + ":2:11: pruner.magnitude: parameter 'sparsity': must be in [0, 0.99], got 1.5") !=
+      std::string::npos);
+  CHECK(message.find(file + ":3:8: pruner.magnitude: parameter 'scope': must be one of") !=
+        std::string::npos);
+  CHECK(message.find(
             file + ":4:9: pruner.magnitude: parameter 'rounds': expected an int, found 'three'") !=
         std::string::npos);
-    CHECK(message.find(file + ":5:1: pruner.magnitude: unknown parameter 'learning_rat'; did you "
-                              "mean 'learning_rate'?") != std::string::npos);
-    CHECK(message.find(file + ":2:1: pruner.magnitude: missing required parameter 'seed'") !=
-          std::string::npos);
-    CHECK(std::count(message.begin(), message.end(), '\n') == 4);
-  }
+  CHECK(message.find(file + ":5:1: pruner.magnitude: unknown parameter 'learning_rat'; did you "
+                            "mean 'learning_rate'?") != std::string::npos);
+  CHECK(message.find(file + ":2:1: pruner.magnitude: missing required parameter 'seed'") !=
+        std::string::npos);
+  CHECK(std::count(message.begin(), message.end(), '\n') == 4);
 }
 
 TEST_CASE("yaml: a valid file fills defaults and keeps types") {
@@ -148,15 +141,11 @@ TEST_CASE("yaml: an integer is accepted where a float is declared") {
 
 TEST_CASE("yaml: syntax errors and unreadable files name the file") {
   const std::string file = kDataDir + "syntax_error.yaml";
-  try {
-    params_from_yaml_file(pruner_schema(), "pruner.magnitude", file);
-    FAIL("expected a ConfigError");
-  } catch (const ConfigError& e) {
-    const std::string message = e.what();
-    INFO(message);
-    CHECK(message.find(file + ":") == 0);
-    CHECK(message.find("YAML syntax error") != std::string::npos);
-  }
+  const std::string message = message_of<ConfigError>(
+      [&] { params_from_yaml_file(pruner_schema(), "pruner.magnitude", file); });
+  INFO(message);
+  CHECK(message.find(file + ":") == 0);
+  CHECK(message.find("YAML syntax error") != std::string::npos);
   CHECK_THROWS_WITH_AS(params_from_yaml_file(pruner_schema(), "p", "/nonexistent/x.yaml"),
                        "/nonexistent/x.yaml: cannot open the file for reading", ConfigError);
 }
