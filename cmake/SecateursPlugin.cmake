@@ -37,8 +37,19 @@ function(secateurs_add_plugin name)
   if(SECATEURS_IN_TREE)
     target_link_libraries(${name} PRIVATE secateurs_warnings)
     # Loading the LibTorch PCH costs about 7 s, so sources that do not include LibTorch
-    # (the loader's fixtures) opt out.
-    if(TARGET secateurs_plugin_pch AND NOT PLUGIN_NO_PRECOMPILED_HEADER)
+    # (the loader's fixtures) opt out. A reused PCH must match the plugin's compile flags,
+    # so a library that brings compile definitions or options rules it out.
+    set(pch_compatible ON)
+    foreach(library IN LISTS PLUGIN_LIBRARIES)
+      if(TARGET ${library})
+        get_target_property(definitions ${library} INTERFACE_COMPILE_DEFINITIONS)
+        get_target_property(options ${library} INTERFACE_COMPILE_OPTIONS)
+        if(definitions OR options)
+          set(pch_compatible OFF)
+        endif()
+      endif()
+    endforeach()
+    if(TARGET secateurs_plugin_pch AND pch_compatible AND NOT PLUGIN_NO_PRECOMPILED_HEADER)
       target_precompile_headers(${name} REUSE_FROM secateurs_plugin_pch)
     endif()
     # Installed plugins sit where an installed `secateurs` looks for them.

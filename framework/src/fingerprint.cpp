@@ -8,15 +8,27 @@ namespace secateurs::host {
 
 namespace {
 
-std::map<std::string, std::string> parse_fields(const std::string& text) {
-  std::map<std::string, std::string> fields;
+struct Fields {
+  std::map<std::string, std::string> values;
+  std::string problem;  // the first malformed or repeated item; empty when none
+};
+
+Fields parse_fields(const std::string& text) {
+  Fields fields;
+  if (text.empty()) return fields;
   std::size_t start = 0;
   while (start <= text.size()) {
     std::size_t end = text.find(';', start);
     if (end == std::string::npos) end = text.size();
     const std::string item = text.substr(start, end - start);
     const std::size_t eq = item.find('=');
-    if (eq != std::string::npos) fields[item.substr(0, eq)] = item.substr(eq + 1);
+    if (eq == std::string::npos || eq == 0) {
+      if (fields.problem.empty()) fields.problem = "has a malformed field '" + item + "'";
+    } else if (!fields.values.emplace(item.substr(0, eq), item.substr(eq + 1)).second) {
+      if (fields.problem.empty()) {
+        fields.problem = "has the field " + item.substr(0, eq) + " twice";
+      }
+    }
     start = end + 1;
   }
   return fields;
@@ -41,8 +53,12 @@ const char* host_fingerprint() {
 
 std::optional<std::string> fingerprint_difference(const std::string& host,
                                                   const std::string& plugin) {
-  const auto host_fields = parse_fields(host);
-  const auto plugin_fields = parse_fields(plugin);
+  const Fields host_parsed = parse_fields(host);
+  const Fields plugin_parsed = parse_fields(plugin);
+  if (!plugin_parsed.problem.empty()) return "the plugin's " + plugin_parsed.problem;
+  if (!host_parsed.problem.empty()) return "the host's " + host_parsed.problem;
+  const auto& host_fields = host_parsed.values;
+  const auto& plugin_fields = plugin_parsed.values;
   struct Rule {
     const char* field;
     int significant;  // leading dot-separated components compared; 0 = whole value
@@ -60,8 +76,9 @@ std::optional<std::string> fingerprint_difference(const std::string& host,
       return std::string(rule.field) + " differs: " + p->second + " against " + h->second;
     }
   }
-  if (plugin_fields.size() != host_fields.size()) {
-    return std::string("the plugin's has other fields than the host's");
+  for (const auto& [field, value] : plugin_fields) {
+    if (!host_fields.count(field))
+      return "the plugin's has the field " + field + ", the host's has not";
   }
   return std::nullopt;
 }

@@ -45,38 +45,11 @@ std::string quoted(const fs::path& file) {
   return "'" + file.string() + "'";
 }
 
-// Checks a spec as the plugin hands it over, so that a schema bug is reported at load
-// time with the plugin's name rather than when a user first runs the component.
-std::optional<std::string> spec_problem(const ComponentSpec& spec) {
-  const std::string id = std::string(to_string(spec.kind)) + "." + spec.name;
-  if (!valid_identifier(spec.name)) {
-    return "component name '" + spec.name + "' is not of the form [a-z][a-z0-9_]*";
-  }
-  if (spec.factory == nullptr) return "component " + id + " has no factory";
-  std::set<std::string> names;
-  for (const ParamSpec& p : spec.params) {
-    const std::string where = "component " + id + ": parameter '" + p.name + "'";
-    if (!valid_identifier(p.name)) return where + " is not of the form [a-z][a-z0-9_]*";
-    if (!names.insert(p.name).second) return where + " is declared twice";
-    if (p.type == ParamType::Enum && p.choices.empty())
-      return where + " is an enum with no choices";
-    if (p.min && p.max && *p.min > *p.max) return where + " has min above max";
-    if (p.required && p.default_value) return where + " is required but has a default";
-    if (!p.required && !p.default_value) return where + " has neither a default nor required";
-    if (p.default_value) {
-      if (auto problem = p.problem_with(*p.default_value)) {
-        return where + ": its default " + *problem;
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 class StagingRegistrar final : public Registrar {
  public:
   void add(ComponentSpec spec) override {
     attempted.push_back(std::string(to_string(spec.kind)) + "." + spec.name);
-    if (auto problem = spec_problem(spec)) {
+    if (auto problem = component_spec_problem(spec)) {
       invalid_spec = *problem;
       throw PluginError(*problem);
     }
@@ -115,12 +88,44 @@ fs::path executable_dir() {
 
 }  // namespace
 
+std::optional<std::string> component_spec_problem(const ComponentSpec& spec) {
+  const std::string id = std::string(to_string(spec.kind)) + "." + spec.name;
+  if (!valid_identifier(spec.name)) {
+    return "component name '" + spec.name + "' is not of the form [a-z][a-z0-9_]*";
+  }
+  if (spec.factory == nullptr) return "component " + id + " has no factory";
+  std::set<std::string> names;
+  for (const ParamSpec& p : spec.params) {
+    const std::string where = "component " + id + ": parameter '" + p.name + "'";
+    if (!valid_identifier(p.name)) return where + " is not of the form [a-z][a-z0-9_]*";
+    if (!names.insert(p.name).second) return where + " is declared twice";
+    if (p.type == ParamType::Enum && p.choices.empty())
+      return where + " is an enum with no choices";
+    if (p.type == ParamType::List && p.element_type != ParamType::Int &&
+        p.element_type != ParamType::Float && p.element_type != ParamType::String) {
+      return where + " is a list of " + std::string(to_string(p.element_type)) +
+             "; lists hold int, float or string";
+    }
+    if (p.min && p.max && *p.min > *p.max) return where + " has min above max";
+    if (p.required && p.default_value) return where + " is required but has a default";
+    if (!p.required && !p.default_value) return where + " has neither a default nor required";
+    if (p.default_value) {
+      if (auto problem = p.problem_with(*p.default_value)) {
+        return where + ": its default " + *problem;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<PluginSearchEntry> plugin_search_path(const std::vector<std::string>& extra) {
   std::vector<PluginSearchEntry> entries;
   const fs::path bin = executable_dir();
   if (!bin.empty()) {
+    // A build tree keeps plugins in <build>/plugins; an installation in the libdir chosen at
+    // configure time (lib/x86_64-linux-gnu/secateurs/plugins under /usr on Debian).
     for (const fs::path& candidate :
-         {bin / ".." / "plugins", bin / ".." / "lib" / "secateurs" / "plugins"}) {
+         {bin / ".." / "plugins", bin / ".." / SECATEURS_INSTALL_PLUGIN_DIR}) {
       std::error_code error;
       if (fs::is_directory(candidate, error)) {
         entries.push_back({fs::weakly_canonical(candidate, error), "build"});
@@ -160,10 +165,13 @@ bool PluginLoader::load_file(const fs::path& file) {
     return false;
   }
   dlerror();
-  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  // An absolute path: dlopen would search the system's library path for a bare file name.
+  const fs::path absolute = fs::absolute(file, error);
+  void* handle = dlopen((error ? file : absolute).c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle == nullptr) {
     fail(file, guessed_name,
-         "plugin library " + quoted(file) + " could not be loaded: " + dl_reason(file));
+         "plugin library " + quoted(file) +
+             " could not be loaded: " + dl_reason(error ? file : absolute));
     return false;
   }
 
@@ -245,10 +253,13 @@ bool PluginLoader::load_file(const fs::path& file) {
   library->handle = handle;
 
   StagingRegistrar registrar;
-  const int status =
-      descriptor->register_components(reinterpret_cast<secateurs_registrar*>(&registrar));
+  const int status = descriptor->register_components(
+      reinterpret_cast<secateurs_registrar*>(static_cast<Registrar*>(&registrar)));
   const std::string who = "plugin '" + plugin_name + "' in " + quoted(file);
-  if (status != SECATEURS_REGISTER_OK) {
+  // A plugin that caught our exception, or reported a failure, and still returned OK has
+  // failed all the same: registration is all or nothing.
+  if (status != SECATEURS_REGISTER_OK || !registrar.invalid_spec.empty() ||
+      !registrar.failure.empty()) {
     std::string reason;
     if (!registrar.invalid_spec.empty()) {
       reason = who + " registered an invalid component: " + registrar.invalid_spec;

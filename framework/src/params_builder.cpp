@@ -19,7 +19,12 @@ const ParamSpec* ParamsBuilder::find(const std::string& key, const SourceLocatio
   std::vector<std::string> known;
   for (const ParamSpec& spec : schema_) {
     if (spec.name == key) {
-      present_.insert(key);
+      const auto [first, inserted] = present_.emplace(key, where);
+      if (!inserted) {
+        errors_.push_back(where.to_string() + ": " + component_ + ": parameter '" + key +
+                          "' is given twice (first at " + first->second.to_string() + ")");
+        return nullptr;
+      }
       return &spec;
     }
     known.push_back(spec.name);

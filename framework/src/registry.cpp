@@ -65,6 +65,13 @@ std::string RegisteredComponent::id() const {
 
 void Registry::add_library(const std::shared_ptr<const PluginLibrary>& library,
                            std::vector<ComponentSpec> specs) {
+  for (const auto& other : libraries_) {
+    if (other->plugin_name == library->plugin_name) {
+      throw PluginError("plugin '" + library->plugin_name + "' in '" + library->file +
+                        "' has the name of the plugin already loaded from '" + other->file +
+                        "'; plugin names must be unique");
+    }
+  }
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const ComponentSpec& spec = specs[i];
     if (const RegisteredComponent* existing = find(spec.kind, spec.name)) {
@@ -79,6 +86,7 @@ void Registry::add_library(const std::shared_ptr<const PluginLibrary>& library,
       }
     }
   }
+  libraries_.push_back(library);
   for (ComponentSpec& spec : specs) components_.push_back({std::move(spec), library});
 }
 
@@ -128,7 +136,11 @@ std::shared_ptr<Component> Registry::create(const RegisteredComponent& component
   Component* object = nullptr;
   try {
     object = component.spec.factory(params);
-  } catch (const Error&) {
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const DataError&) {
+    throw;
+  } catch (const NotFoundError&) {
     throw;
   } catch (const std::exception& e) {
     throw PluginError(where + " threw " + demangled(typeid(e).name()) +

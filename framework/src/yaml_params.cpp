@@ -36,9 +36,10 @@ std::optional<bool> to_bool(const std::string& text) {
   return std::nullopt;
 }
 
-// The whole text as a number of type T (an optional leading '+' allowed), or nothing.
+// The whole text as a number of type T (an optional leading '+' allowed), or nothing;
+// `out_of_range` tells a number too large for T from text that is no number at all.
 template <class T>
-std::optional<T> to_number(const std::string& text) {
+std::optional<T> to_number(const std::string& text, bool& out_of_range) {
   const char* first = text.data();
   const char* last = text.data() + text.size();
   if (first != last && *first == '+') {
@@ -47,15 +48,17 @@ std::optional<T> to_number(const std::string& text) {
   }
   T value{};
   const auto [end, error] = std::from_chars(first, last, value);
-  if (error != std::errc() || end != last || first == last) return std::nullopt;
+  if (end != last || first == last) return std::nullopt;
+  out_of_range = error == std::errc::result_out_of_range;
+  if (error != std::errc()) return std::nullopt;
   return value;
 }
 
-std::optional<double> to_float(const std::string& text) {
+std::optional<double> to_float(const std::string& text, bool& out_of_range) {
   // YAML 1.2 spells infinities .inf; from_chars knows only "inf".
   if (text == ".inf" || text == "+.inf") return HUGE_VAL;
   if (text == "-.inf") return -HUGE_VAL;
-  return to_number<double>(text);
+  return to_number<double>(text, out_of_range);
 }
 
 // Converts a scalar of the given type, or explains why not ("expected an int, found '1.5'").
@@ -67,15 +70,18 @@ std::variant<ParamValue, std::string> convert_scalar(ParamType type, const YAML:
   if (!node.IsScalar())
     return std::string("expected ") + expected + ", found " + describe_node(node);
   const std::string& text = node.Scalar();
+  bool out_of_range = false;
   switch (type) {
     case ParamType::Bool:
       if (auto v = to_bool(text)) return ParamValue(*v);
       break;
     case ParamType::Int:
-      if (auto v = to_number<std::int64_t>(text)) return ParamValue(*v);
+      if (auto v = to_number<std::int64_t>(text, out_of_range)) return ParamValue(*v);
+      if (out_of_range) return "expected an int, found " + text + ", outside the 64-bit range";
       break;
     case ParamType::Float:
-      if (auto v = to_float(text)) return ParamValue(*v);
+      if (auto v = to_float(text, out_of_range)) return ParamValue(*v);
+      if (out_of_range) return "expected a float, found " + text + ", outside the double range";
       break;
     default: return ParamValue(text);
   }
@@ -125,12 +131,15 @@ Params params_from_yaml(const ParamSchema& schema, const std::string& component,
     const SourceLocation key_location = location_of(entry.first, file);
     const ParamSpec* spec = builder.find(key, key_location);
     if (!spec) continue;
+    // yaml-cpp places an empty value ("key:") where the next token starts, often lines
+    // below; the key's own position is where the user must look.
+    const SourceLocation value_location =
+        entry.second.IsNull() ? key_location : location_of(entry.second, file);
     auto converted = convert(*spec, entry.second);
     if (auto* problem = std::get_if<std::string>(&converted)) {
-      builder.error(key, location_of(entry.second, file), *problem);
+      builder.error(key, value_location, *problem);
     } else {
-      builder.set(*spec, std::move(std::get<ParamValue>(converted)),
-                  location_of(entry.second, file));
+      builder.set(*spec, std::move(std::get<ParamValue>(converted)), value_location);
     }
   }
   return builder.finish(map_location);
@@ -138,10 +147,17 @@ Params params_from_yaml(const ParamSchema& schema, const std::string& component,
 
 Params params_from_yaml_file(const ParamSchema& schema, const std::string& component,
                              const std::filesystem::path& path) {
+  std::error_code error;
+  // An ifstream opens a directory and reads it as empty: that would validate as no keys.
+  if (!std::filesystem::is_regular_file(path, error)) {
+    throw ConfigError(path.string() + (std::filesystem::exists(path, error)
+                                           ? ": not a regular file"
+                                           : ": cannot open the file for reading"));
+  }
   std::ifstream in(path);
-  if (!in) throw ConfigError(path.string() + ": cannot open the file for reading");
   std::stringstream text;
   text << in.rdbuf();
+  if (!in || in.bad()) throw ConfigError(path.string() + ": cannot read the file");
   YAML::Node root;
   try {
     root = YAML::Load(text.str());

@@ -27,7 +27,7 @@ check(3 "unknown command 'descibe'; did you mean 'describe'\\?" descibe attack.g
 
 # 4: a library failed; the good ones are still listed, each failure is explained.
 check(4 "attack +good_attack +2\\.3\\.1 +fixture_good" plugins ${fixtures})
-check(4 "10 plugin libraries failed to load:.*could not be loaded: invalid ELF header" plugins ${fixtures})
+check(4 "11 plugin libraries failed to load:.*could not be loaded: invalid ELF header" plugins ${fixtures})
 
 check(0 "offset +float \\[-10, 10\\], default 0\n +added to every score" describe attack.good_attack ${fixtures})
 check(3 "no component named attack.good_atack; did you mean 'attack.good_attack'\\?" describe attack.good_atack ${fixtures})

@@ -195,6 +195,13 @@ TEST_CASE("idx: truncated, padded and corrupt files are refused with file, expec
   write(images, tiny.train_labels);
   CHECK(load_error(path) == images + ": expected 3 dimensions, found 1");
 
+  // 60000 x 2^31 x 2^28 bytes wraps to 0 in 64 bits: a forged header with no payload.
+  write(images, idx_file({60000, 0x80000000u, 0x10000000u}, {}));
+  CHECK(load_error(path) ==
+        images +
+            ": dimension 2 (268435456) makes the declared size overflow 64 bits: the file is "
+            "corrupt");
+
   tiny.write_raw();
   write(labels, idx_file({3}, {1, 2, 3}));
   CHECK(load_error(path) ==

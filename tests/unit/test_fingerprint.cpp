@@ -39,4 +39,11 @@ TEST_CASE("fingerprint: the compatibility rule, field by field") {
   CHECK(fingerprint_difference(kHost, "compiler=gcc-12.2.0;cxx11abi=1;libtorch=1.13.0") ==
         "secateurs is missing from the plugin's");
   CHECK(fingerprint_difference(kHost, "") == "compiler is missing from the plugin's");
+  CHECK(fingerprint_difference(kHost, kHost + ";junk") ==
+        "the plugin's has a malformed field 'junk'");
+  CHECK(fingerprint_difference(kHost, kHost + ";") == "the plugin's has a malformed field ''");
+  CHECK(fingerprint_difference(kHost, "compiler=clang-15.0.0;" + kHost) ==
+        "the plugin's has the field compiler twice");
+  CHECK(fingerprint_difference(kHost, kHost + ";blas=mkl") ==
+        "the plugin's has the field blas, the host's has not");
 }

@@ -125,6 +125,29 @@ TEST_CASE("loader: registration that returns an error") {
       "licence key"));
 }
 
+TEST_CASE("loader: a plugin that swallows the rejection of a component still fails") {
+  Registry registry;
+  const LoadFailure failure = load_failing(registry, "register_swallows");
+  INFO(failure.reason);
+  CHECK(contains(failure.reason, "registered an invalid component"));
+  CHECK(contains(failure.reason, "'Not-A-Name'"));
+  CHECK(registry.find(Kind::Attack, "valid_but_doomed") == nullptr);
+}
+
+TEST_CASE("loader: a list of an unsupported element type is an invalid schema") {
+  ParamSpec flags = param::string_list("flags", {}, "");
+  flags.element_type = ParamType::Bool;
+  flags.make_required();
+  const ComponentSpec spec{
+      Kind::Attack, "listy", "", {flags}, [](const Params&) -> Component* { return nullptr; }};
+  CHECK(component_spec_problem(spec) ==
+        "component attack.listy: parameter 'flags' is a list of bool; lists hold int, float or "
+        "string");
+  flags.element_type = ParamType::Float;
+  CHECK_FALSE(
+      component_spec_problem(ComponentSpec{Kind::Attack, "listy", "", {flags}, spec.factory}));
+}
+
 TEST_CASE("loader: a schema that contradicts itself") {
   Registry registry;
   const LoadFailure failure = load_failing(registry, "invalid_schema");
@@ -155,12 +178,42 @@ TEST_CASE("loader: one bad library does not stop the others") {
   PluginLoader loader(registry);
   loader.load(PluginSearchEntry{SECATEURS_FIXTURE_DIR, "--plugin-path"});
   // Every fixture but the good one and the first duplicate fails, each with its reason.
-  CHECK(registry.failures().size() == 10);
+  CHECK(registry.failures().size() == 11);
   CHECK(registry.find(Kind::Attack, "good_attack") != nullptr);
   CHECK(registry.find(Kind::Attack, "duplicate_attack") != nullptr);
   // Loading the same folder again is a no-op: a library is tried once.
   loader.load(PluginSearchEntry{SECATEURS_FIXTURE_DIR, "--plugin-path"});
-  CHECK(registry.failures().size() == 10);
+  CHECK(registry.failures().size() == 11);
+}
+
+TEST_CASE("loader: a bare file name is the file in the current directory") {
+  const std::filesystem::path before = std::filesystem::current_path();
+  std::filesystem::current_path(SECATEURS_FIXTURE_DIR);
+  Registry registry;
+  PluginLoader loader(registry);
+  const bool loaded = loader.load_file("libfixture_good.so");
+  std::filesystem::current_path(before);
+  CHECK(loaded);
+  CHECK(registry.find(Kind::Attack, "good_attack") != nullptr);
+}
+
+TEST_CASE("loader: two libraries may not share a plugin name") {
+  const std::filesystem::path copy =
+      std::filesystem::temp_directory_path() / "secateurs-loader-test" / "libgood_copy.so";
+  std::filesystem::create_directories(copy.parent_path());
+  std::filesystem::copy_file(fixture("good"), copy,
+                             std::filesystem::copy_options::overwrite_existing);
+  Registry registry;
+  PluginLoader loader(registry);
+  CHECK(loader.load_file(fixture("good")));
+  CHECK_FALSE(loader.load_file(copy));
+  std::filesystem::remove_all(copy.parent_path());
+  REQUIRE(registry.failures().size() == 1);
+  const std::string& reason = registry.failures()[0].reason;
+  INFO(reason);
+  CHECK(contains(reason, "plugin 'fixture_good' in '" + copy.string() +
+                             "' has the name of the plugin already loaded from '" +
+                             fixture("good") + "'"));
 }
 
 TEST_CASE("loader: a missing search path is an error unless it is the build's own") {

@@ -76,6 +76,17 @@ TEST_CASE("registry: a factory's non-SDK exception is wrapped with the plugin's 
   CHECK(contains(message, "calibration table empty"));
 }
 
+TEST_CASE("registry: a component reading an undeclared parameter is named as the culprit") {
+  Registry registry;
+  PluginLoader loader(registry);
+  REQUIRE(loader.load_file(kGood));
+  const std::string message = message_of<PluginError>([&] {
+    registry.create<Attack>("misreading_attack", Params({{"temperature", 1.0}}));
+  });
+  CHECK(contains(message, "attack.misreading_attack of plugin 'fixture_good'"));
+  CHECK(contains(message, "parameter 'tempreature', which its schema does not declare"));
+}
+
 TEST_CASE("registry: a factory that returns another interface is refused") {
   Registry registry;
   PluginLoader loader(registry);
@@ -104,5 +115,5 @@ TEST_CASE("registry: components are listed by kind, then name") {
   std::vector<std::string> ids;
   for (const auto* component : registry.components()) ids.push_back(component->id());
   CHECK(ids == std::vector<std::string>{"attack.good_attack", "attack.mislabelled_attack",
-                                        "attack.throwing_attack"});
+                                        "attack.misreading_attack", "attack.throwing_attack"});
 }

@@ -91,6 +91,29 @@ TEST_CASE("yaml: a required key that is present but invalid is reported once") {
         "exp.yaml:1:7: pruner.magnitude: parameter 'seed': expected an int, found 'x'");
 }
 
+TEST_CASE("yaml: a key given twice is an error at its second place") {
+  CHECK(
+      errors_of("seed: 1\nrounds: 2\nrounds: 3\n") ==
+      "exp.yaml:3:1: pruner.magnitude: parameter 'rounds' is given twice (first at exp.yaml:2:1)");
+}
+
+TEST_CASE("yaml: numbers too large for their type say so") {
+  CHECK(errors_of("seed: 9223372036854775808\n") ==
+        "exp.yaml:1:7: pruner.magnitude: parameter 'seed': expected an int, found "
+        "9223372036854775808, outside the 64-bit range");
+  CHECK(errors_of("seed: 1\nlearning_rate: 1e400\n") ==
+        "exp.yaml:2:16: pruner.magnitude: parameter 'learning_rate': expected a float, found "
+        "1e400, outside the double range");
+  CHECK(errors_of("seed: +-5\n") ==
+        "exp.yaml:1:7: pruner.magnitude: parameter 'seed': expected an int, found '+-5'");
+}
+
+TEST_CASE("yaml: an empty value is located at its key") {
+  CHECK(errors_of("seed: 1\nlearning_rate:\n\n# a comment\nrounds: 2\n") ==
+        "exp.yaml:2:1: pruner.magnitude: parameter 'learning_rate': expected a float, found "
+        "nothing (null)");
+}
+
 TEST_CASE("yaml: the top level must be a map") {
   CHECK(errors_of("- 1\n- 2\n") ==
         "exp.yaml:1:1: pruner.magnitude: expected a map of parameters, found a list");
@@ -146,6 +169,8 @@ TEST_CASE("yaml: syntax errors and unreadable files name the file") {
   INFO(message);
   CHECK(message.find(file + ":") == 0);
   CHECK(message.find("YAML syntax error") != std::string::npos);
+  CHECK_THROWS_WITH_AS(params_from_yaml_file(pruner_schema(), "p", kDataDir),
+                       (kDataDir + ": not a regular file").c_str(), ConfigError);
   CHECK_THROWS_WITH_AS(params_from_yaml_file(pruner_schema(), "p", "/nonexistent/x.yaml"),
                        "/nonexistent/x.yaml: cannot open the file for reading", ConfigError);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "secateurs/abi.h"
+#include "secateurs/error.h"
 #include "secateurs/export.h"
 #include "secateurs/params.h"
 

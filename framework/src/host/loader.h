@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,10 +22,15 @@ struct PluginSearchEntry {
 };
 
 // The plugins folder of this build or installation (found from the running executable:
-// <bin>/../plugins, or <bin>/../lib/secateurs/plugins), then each directory of
+// <bin>/../plugins, or <bin>/../<libdir>/secateurs/plugins), then each directory of
 // SECATEURS_PLUGIN_PATH (colon-separated), then `extra` (from --plugin-path), in order.
 SECATEURS_API std::vector<PluginSearchEntry> plugin_search_path(
     const std::vector<std::string>& extra);
+
+// Why a component spec handed over at registration is unusable (bad names, no factory,
+// duplicate parameters, a list of an unsupported element type, a default outside its own
+// bounds), or nothing. Checked at load time so that a schema bug names its plugin.
+SECATEURS_API std::optional<std::string> component_spec_problem(const ComponentSpec& spec);
 
 class SECATEURS_API PluginLoader {
  public:

@@ -9,7 +9,6 @@
 #include "secateurs/export.h"
 
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -31,7 +30,8 @@ class SECATEURS_API ParamsBuilder {
   // `component` labels messages, e.g. "attack.loss_threshold".
   ParamsBuilder(const ParamSchema& schema, std::string component);
 
-  // The spec for `key`, or null after recording "unknown parameter" (with suggestions).
+  // The spec for `key`, or null after recording "unknown parameter" (with suggestions) or
+  // "given twice" (YAML forbids duplicate keys; yaml-cpp keeps both).
   const ParamSpec* find(const std::string& key, const SourceLocation& where);
   // Records the value for `spec` after checking bounds and choices.
   void set(const ParamSpec& spec, ParamValue value, const SourceLocation& where);
@@ -45,7 +45,7 @@ class SECATEURS_API ParamsBuilder {
   const ParamSchema& schema_;
   std::string component_;
   std::map<std::string, ParamValue> values_;
-  std::set<std::string> present_;  // keys the user wrote that the schema knows
+  std::map<std::string, SourceLocation> present_;  // known keys the user wrote, and where
   std::vector<std::string> errors_;
 };
 

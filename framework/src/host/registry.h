@@ -5,6 +5,7 @@
 // afterwards the registry is read-only and find/create may be called from any thread.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -74,12 +75,13 @@ struct KindOf<Model> {
 class SECATEURS_API Registry {
  public:
   // Adds all of one library's components, or none: throws PluginError naming both files
-  // when a kind.name is already registered.
+  // when a kind.name, or the plugin's name, is already registered.
   void add_library(const std::shared_ptr<const PluginLibrary>& library,
                    std::vector<ComponentSpec> specs);
   void add_failure(LoadFailure failure);
 
-  // Null when there is no such component.
+  // Null when there is no such component. Pointers and references into the registry stay
+  // valid as more libraries are added.
   const RegisteredComponent* find(Kind kind, std::string_view name) const;
   // Throws NotFoundError: the nearest known names, and why a library that would have
   // provided it failed to load, if one did.
@@ -88,8 +90,10 @@ class SECATEURS_API Registry {
   const RegisteredComponent& get(std::string_view qualified_name) const;
 
   // Builds the component with validated parameters. The returned pointer owns the object;
-  // its deleter keeps the plugin library alive. A non-SDK exception from the factory is
-  // rethrown as PluginError naming the plugin and the component.
+  // its deleter keeps the plugin library alive. ConfigError, DataError and NotFoundError
+  // from the factory pass through as they are (they speak to the user); anything else,
+  // a plain secateurs::Error included, is a bug in the plugin and is rethrown as
+  // PluginError naming the plugin and the component.
   std::shared_ptr<Component> create(const RegisteredComponent& component,
                                     const Params& params) const;
   template <class Interface>
@@ -104,7 +108,8 @@ class SECATEURS_API Registry {
   const std::vector<LoadFailure>& failures() const { return failures_; }
 
  private:
-  std::vector<RegisteredComponent> components_;
+  std::deque<RegisteredComponent> components_;  // a deque: adding never moves an entry
+  std::vector<std::shared_ptr<const PluginLibrary>> libraries_;
   std::vector<LoadFailure> failures_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,12 @@ IdxArray parse_idx(const fs::path& path, std::size_t expected_dims) {
                                (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
     if (size == 0) throw DataError(where + "dimension " + std::to_string(d) + " is 0");
     array.dims.push_back(size);
+    // A forged header could declare a shape whose byte count wraps around to the payload's
+    // size; refuse it before multiplying.
+    if (elements > std::numeric_limits<std::size_t>::max() / size) {
+      throw DataError(where + "dimension " + std::to_string(d) + " (" + std::to_string(size) +
+                      ") makes the declared size overflow 64 bits: the file is corrupt");
+    }
     elements *= size;
   }
   const std::size_t payload = bytes.size() - header;
