@@ -152,7 +152,8 @@ int summarize_dataset(const Registry& registry, const std::string& qualified_nam
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   check_labeled_data(data, component.id());
   std::cout << component.id() << " (plugin " << component.library->plugin_name << " "
-            << component.library->plugin_version << "), loaded in " << seconds << " s\n"
+            << component.library->plugin_version << "), loaded in " << std::fixed
+            << std::setprecision(3) << seconds << " s\n" << std::defaultfloat
             << summarize_labeled_data(data);
   return kOk;
 }

@@ -5,10 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "host/data_checks.h"
-#include "host/loader.h"
 #include "host/params_builder.h"
-#include "host/yaml_params.h"
+#include "support/built_plugins.h"
 #include "support/doctest_torch.h"
 #include "support/messages.h"
 #include "support/test_context.h"
@@ -84,24 +82,8 @@ struct TinyIdx {
   }
 };
 
-const host::Registry& registry() {
-  static const host::Registry loaded = [] {
-    host::Registry r;
-    host::PluginLoader loader(r);
-    REQUIRE(loader.load_file(SECATEURS_PLUGIN_DIR "/libidx.so"));
-    return r;
-  }();
-  return loaded;
-}
-
 LabeledData load(const std::string& component, const std::string& yaml) {
-  const host::RegisteredComponent& c = registry().get(component);
-  const Params params = host::params_from_yaml(c.spec.params, c.id(), YAML::Load(yaml), "test");
-  auto dataset = std::static_pointer_cast<Dataset>(registry().create(c, params));
-  testing::TestContext context;
-  LabeledData data = dataset->load(context);
-  host::check_labeled_data(data, c.id());
-  return data;
+  return testing::load_dataset(component, yaml);
 }
 
 std::string load_error(const std::string& yaml) {
@@ -147,11 +129,12 @@ TEST_CASE("idx: the path comes from the parameter, else the environment") {
   CHECK(load("dataset.mnist", "{}").labels.size(0) == 6);
   unsetenv("SECATEURS_MNIST_DIR");
   // Debian ships no MNIST package: with neither, the component says what it needs.
-  const host::RegisteredComponent& mnist = registry().get("dataset.mnist");
-  CHECK_THROWS_WITH_AS(registry().create(mnist, host::default_params(mnist.spec.params, "m")),
-                       "dataset.mnist: give the directory of the IDX files as the parameter 'path' "
-                       "or in SECATEURS_MNIST_DIR",
-                       ConfigError);
+  const host::RegisteredComponent& mnist = testing::built_plugins().get("dataset.mnist");
+  CHECK_THROWS_WITH_AS(
+      testing::built_plugins().create(mnist, host::default_params(mnist.spec.params, "m")),
+      "dataset.mnist: give the directory of the IDX files as the parameter 'path' "
+      "or in SECATEURS_MNIST_DIR",
+      ConfigError);
 }
 
 TEST_CASE("idx: truncated, padded and corrupt files are refused with file, expected and found") {
