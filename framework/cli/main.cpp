@@ -153,8 +153,8 @@ int summarize_dataset(const Registry& registry, const std::string& qualified_nam
   check_labeled_data(data, component.id());
   std::cout << component.id() << " (plugin " << component.library->plugin_name << " "
             << component.library->plugin_version << "), loaded in " << std::fixed
-            << std::setprecision(3) << seconds << " s\n" << std::defaultfloat
-            << summarize_labeled_data(data);
+            << std::setprecision(3) << seconds << " s\n"
+            << std::defaultfloat << summarize_labeled_data(data);
   return kOk;
 }
 

@@ -181,7 +181,6 @@ SECATEURS_PLUGIN("@NAME@", "0.1.0", register_components)
 )";
 
 constexpr const char* kDataset = R"(// @NAME@: a dataset plugin for secateurs.
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <secateurs/sdk.h>
@@ -198,11 +197,13 @@ class @CLASS@ final : public secateurs::Dataset {
         separation_(params.get_float("separation")) {}
 
   secateurs::LabeledData load(secateurs::Context& context) override {
-    at::Generator generator = at::detail::createCPUGenerator(context.seed());
+    at::Generator generator = secateurs::make_generator(context.seed());
     const at::Tensor labels = torch::randint(classes_, {samples_}, generator, torch::kLong);
     const at::Tensor centres =
         separation_ * torch::eye(features_).index({labels.remainder(features_)});
-    const at::Tensor inputs = centres + torch::randn({samples_, features_}, generator, torch::kFloat);
+    // Normals in double: LibTorch draws float32 normals with CPU-specific vector code.
+    const at::Tensor inputs =
+        (centres + torch::randn({samples_, features_}, generator, torch::kDouble)).to(torch::kFloat);
     return {inputs, labels, classes_};
   }
 
@@ -226,7 +227,6 @@ SECATEURS_PLUGIN("@NAME@", "0.1.0", register_components)
 )";
 
 constexpr const char* kModel = R"(// @NAME@: a model plugin for secateurs.
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -247,7 +247,7 @@ class @CLASS@ final : public secateurs::Model {
     output_layer_ = net_.register_module("output", torch::nn::Linear(hidden_, shape.num_classes));
     // Re-initialise from the context's seed: LibTorch's default init draws from a global
     // generator, which parallel trainings would share.
-    at::Generator generator = at::detail::createCPUGenerator(context.seed());
+    at::Generator generator = secateurs::make_generator(context.seed());
     torch::NoGradGuard no_grad;
     for (torch::nn::Linear layer : {hidden_layer_, output_layer_}) {
       const double bound = 1.0 / std::sqrt(static_cast<double>(layer->options.in_features()));

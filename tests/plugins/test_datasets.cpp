@@ -1,4 +1,6 @@
 // dataset.synthetic_blobs, dataset.cifar10/100 and dataset.csv, on data written here.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -16,7 +18,8 @@ namespace {
 struct Scratch {
   fs::path dir;
   explicit Scratch(const std::string& name)
-      : dir(fs::temp_directory_path() / ("secateurs-datasets-" + name)) {
+      : dir(fs::temp_directory_path() /
+            ("secateurs-datasets-" + name + "-" + std::to_string(::getpid()))) {
     fs::remove_all(dir);
     fs::create_directories(dir);
   }
@@ -54,6 +57,20 @@ TEST_CASE("synthetic_blobs: separation sets the distance between class means") {
   // Each centre lies 5 from the origin, so each class mean does too (noise averages out).
   CHECK(mean0.norm().item<double>() == doctest::Approx(5).epsilon(0.05));
   CHECK(mean1.norm().item<double>() == doctest::Approx(5).epsilon(0.05));
+  // And the classes really are apart: with separation 0 both means sit at the origin.
+  CHECK((mean0 - mean1).norm().item<double>() > 2.0);
+  const LabeledData merged = load_dataset(
+      "dataset.synthetic_blobs", "samples: 6000\nclasses: 2\nfeatures: 8\nseparation: 0", 3);
+  const at::Tensor gap = merged.inputs.index({merged.labels == 0}).mean(0) -
+                         merged.inputs.index({merged.labels == 1}).mean(0);
+  CHECK(gap.norm().item<double>() < 0.3);
+}
+
+TEST_CASE("synthetic_blobs: all 64 bits of the seed count") {
+  const std::string yaml = "samples: 50\nfeatures: 4";
+  const LabeledData low = load_dataset("dataset.synthetic_blobs", yaml, 1);
+  const LabeledData high = load_dataset("dataset.synthetic_blobs", yaml, 1 + (1ull << 32));
+  CHECK_FALSE(low.inputs.equal(high.inputs));
 }
 
 TEST_CASE("synthetic_blobs: label noise relabels exactly round(p N) examples to other classes") {
@@ -101,6 +118,8 @@ TEST_CASE("cifar10: binary batches, pixel layout, split and broken files") {
         batch + ": expected labels in [0, 10), found 10 in record 0");
   fs::remove(batch);
   CHECK(data_error("dataset.cifar10", path) == batch + ": no such file");
+  fs::create_directory(batch);
+  CHECK(data_error("dataset.cifar10", path) == batch + ": not a regular file");
 }
 
 TEST_CASE("cifar100: fine or coarse labels") {
@@ -139,6 +158,11 @@ TEST_CASE("csv: features, label column, header, label base, classes") {
   CHECK(data.num_classes == 3);
   CHECK(data.inputs[1][1].item<float>() == doctest::Approx(0.2));
   CHECK(data.inputs[0][2].item<float>() == -2.0f);
+  const std::string tiny = scratch.write("tiny.csv", "+1,1e-50,+2.5\n0,-0,3\n");
+  const LabeledData small = load_dataset("dataset.csv", "path: " + tiny);
+  CHECK(small.labels.equal(torch::tensor({1, 0}, torch::kLong)));
+  CHECK(small.inputs[0][0].item<float>() == 0.0f);
+  CHECK(small.inputs[0][1].item<float>() == 2.5f);
   const LabeledData wide = load_dataset(
       "dataset.csv", "path: " + file + "\nheader: true\nlabel_column: 3\nnum_classes: 100");
   CHECK(wide.num_classes == 100);
@@ -156,11 +180,21 @@ TEST_CASE("csv: every problem names the file and line") {
   CHECK(error_for("1,2,3\n0,x,1\n") == file + ":2: column 1: expected a number, found 'x'");
   CHECK(error_for("1.5,2,3\n") == file + ":1: column 0: expected an integer label, found '1.5'");
   CHECK(error_for("0,1\n1,1\n", "label_base: 1") ==
-        file + ":1: expected labels of at least 1, found 0");
+        file + ":1: expected labels of at least 1 and below 1000001, found 0");
   CHECK(error_for("5,1\n", "num_classes: 5") == file + ":1: expected labels in [0, 5), found 5");
   CHECK(error_for("\n\n") == file + ": no data rows");
   CHECK(error_for("0,1\n0,2\n") == file + ": every label is 0; expected at least two classes");
   CHECK(error_for("1\n") == file + ":1: expected a label and features, found 1 column");
+  CHECK(error_for("1,nan\n0,1\n") ==
+        file + ":1: column 1: expected a finite float32 number, found 'nan'");
+  CHECK(error_for("1,1e39\n0,1\n") ==
+        file + ":1: column 1: expected a finite float32 number, found '1e39'");
+  CHECK(error_for("1,+-2\n0,1\n") == file + ":1: column 1: expected a number, found '+-2'");
+  CHECK(error_for("9223372036854775807,1\n0,1\n", "label_base: -5") ==
+        file + ":1: expected labels of at least -5 and below 999995, found 9223372036854775807");
+  CHECK(message_of<ConfigError>(
+            [&] { load_dataset("dataset.csv", "path: " + file + "\nnum_classes: 1"); }) ==
+        "dataset.csv: parameter 'num_classes' must be 0 (from the labels) or at least 2, got 1");
   CHECK(message_of<ConfigError>([&] {
           load_dataset("dataset.csv", "path: " + file + "\ndelimiter: ';;'");
         }) == "dataset.csv: parameter 'delimiter' must be one character, got ';;'");

@@ -1,5 +1,6 @@
 // dataset.fashion_mnist and dataset.mnist (plugins/dataset/idx) on small IDX files
 // written here, raw and gzip, whole and broken; and on the real Fashion-MNIST.
+#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -49,7 +50,8 @@ struct TinyIdx {
   Bytes train_images, train_labels = {3, 1, 4, 1}, test_images, test_labels = {5, 9};
 
   explicit TinyIdx(const std::string& name)
-      : dir(fs::temp_directory_path() / ("secateurs-idx-" + name)) {
+      : dir(fs::temp_directory_path() /
+            ("secateurs-idx-" + name + "-" + std::to_string(::getpid()))) {
     fs::remove_all(dir);
     fs::create_directories(dir);
     Bytes train, test;

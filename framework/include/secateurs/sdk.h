@@ -12,3 +12,4 @@
 #include "secateurs/params.h"
 #include "secateurs/plugin.h"
 #include "secateurs/pruner.h"
+#include "secateurs/random.h"

@@ -34,11 +34,23 @@ const CifarLayout kCifar10 = {"dataset.cifar10",
 const CifarLayout kCifar100 = {
     "dataset.cifar100", "SECATEURS_CIFAR100_DIR", {"train.bin"}, {"test.bin"}, 2};
 
+// The whole file; any failure, a directory or an unreadable file included, is a DataError
+// naming it (an istreambuf_iterator would throw std::ios_base::failure instead).
 std::vector<std::uint8_t> read_file(const fs::path& path) {
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) {
+    throw DataError(path.string() +
+                    (fs::exists(path, error) ? ": not a regular file" : ": no such file"));
+  }
+  const std::uintmax_t size = fs::file_size(path, error);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path.string() + ": cannot open the file");
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-  if (in.bad()) throw DataError(path.string() + ": read error");
+  if (error || !in) throw DataError(path.string() + ": cannot open the file");
+  std::vector<std::uint8_t> bytes(size);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  if (in.gcount() != static_cast<std::streamsize>(size)) {
+    throw DataError(path.string() + ": read " + std::to_string(in.gcount()) + " of " +
+                    std::to_string(size) + " bytes");
+  }
   return bytes;
 }
 
@@ -75,7 +87,6 @@ class CifarDataset final : public secateurs::Dataset {
     std::vector<at::Tensor> inputs, labels;
     for (const std::string& name : files) {
       const fs::path file = directory_ / name;
-      if (!fs::exists(file)) throw DataError(file.string() + ": no such file");
       std::vector<std::uint8_t> bytes = read_file(file);
       const auto size = static_cast<std::int64_t>(bytes.size());
       if (size == 0 || size % record != 0) {
@@ -114,7 +125,7 @@ class CifarDataset final : public secateurs::Dataset {
   }
 
  private:
-  const CifarLayout& layout_;
+  CifarLayout layout_;  // a copy: the globals' vectors die with the library's statics
   fs::path directory_;
   std::string split_;
   std::int64_t limit_;

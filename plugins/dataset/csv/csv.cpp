@@ -2,7 +2,9 @@
 #include <torch/torch.h>
 
 #include <charconv>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,11 +23,21 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
+// The whole cell as a number of type T, one optional leading '+' allowed.
 template <class T>
 bool parse_whole(std::string_view text, T& value) {
+  if (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+    if (!text.empty() && (text.front() == '+' || text.front() == '-')) return false;
+  }
+  if (text.empty()) return false;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size() && !text.empty();
+  return error == std::errc() && end == text.data() + text.size();
 }
+
+// The largest class index a label may have: a column of identifiers mistaken for labels
+// would otherwise ask for billions of classes.
+constexpr std::int64_t kMaxClasses = 1000000;
 
 class CsvDataset final : public secateurs::Dataset {
  public:
@@ -41,6 +53,10 @@ class CsvDataset final : public secateurs::Dataset {
           "dataset.csv: parameter 'delimiter' must be one character, got '" + delimiter + "'");
     }
     delimiter_ = delimiter[0];
+    if (num_classes_ == 1) {
+      throw secateurs::ConfigError(
+          "dataset.csv: parameter 'num_classes' must be 0 (from the labels) or at least 2, got 1");
+    }
   }
 
   secateurs::LabeledData load(secateurs::Context&) override {
@@ -76,23 +92,33 @@ class CsvDataset final : public secateurs::Dataset {
             throw DataError(where + "column " + std::to_string(c) +
                             ": expected an integer label, found '" + std::string(cell) + "'");
           }
-          label -= label_base_;
-          if (label < 0 || (num_classes_ > 0 && label >= num_classes_)) {
-            const std::string expected = num_classes_ > 0
-                                             ? "in [" + std::to_string(label_base_) + ", " +
-                                                   std::to_string(label_base_ + num_classes_) + ")"
-                                             : "of at least " + std::to_string(label_base_);
+          const std::int64_t limit = num_classes_ > 0 ? num_classes_ : kMaxClasses;
+          std::int64_t index = 0;
+          if (__builtin_sub_overflow(label, label_base_, &index) || index < 0 || index >= limit) {
+            const std::string expected =
+                num_classes_ > 0 ? "in [" + std::to_string(label_base_) + ", " +
+                                       std::to_string(label_base_ + num_classes_) + ")"
+                                 : "of at least " + std::to_string(label_base_) + " and below " +
+                                       std::to_string(label_base_ + kMaxClasses);
             throw DataError(where + "expected labels " + expected + ", found " +
-                            std::to_string(label + label_base_));
+                            std::to_string(label));
           }
+          label = index;
           labels.push_back(label);
         } else {
-          float value = 0;
+          // Parsed as double: from_chars<float> calls 1e-50 out of range, where rounding
+          // to zero is right; values beyond float32's range are refused by name.
+          double value = 0;
           if (!parse_whole(cell, value)) {
             throw DataError(where + "column " + std::to_string(c) + ": expected a number, found '" +
                             std::string(cell) + "'");
           }
-          features.push_back(value);
+          if (!std::isfinite(value) || std::fabs(value) > std::numeric_limits<float>::max()) {
+            throw DataError(where + "column " + std::to_string(c) +
+                            ": expected a finite float32 number, found '" + std::string(cell) +
+                            "'");
+          }
+          features.push_back(static_cast<float>(value));
         }
       }
     }
@@ -137,7 +163,8 @@ void register_components(secateurs::Registrar& registrar) {
        param::integer("label_column", 0, "0-based index of the label column").at_least(0),
        param::boolean("header", false, "Skip the first line"),
        param::string("delimiter", ",", "Column separator, one character"),
-       param::integer("label_base", 0, "The file's smallest label value (1 for 1-based classes)"),
+       param::integer("label_base", 0, "The file's smallest label value (1 for 1-based classes)")
+           .range(-1000000000, 1000000000),
        param::integer("num_classes", 0, "Number of classes; 0: the largest label + 1")
            .at_least(0)});
 }
