@@ -37,6 +37,19 @@ at::Tensor Defense::extra_loss(const at::Tensor&, const at::Tensor&, Context&) {
   return {};
 }
 
+LabeledData first_examples(LabeledData data, std::int64_t limit, const std::string& source) {
+  const std::int64_t available = data.labels.size(0);
+  if (limit > available) {
+    throw DataError(source + ": asked for the first " + std::to_string(limit) +
+                    " examples, but there are only " + std::to_string(available));
+  }
+  if (limit > 0) {
+    data.inputs = data.inputs.slice(0, 0, limit).clone();
+    data.labels = data.labels.slice(0, 0, limit).clone();
+  }
+  return data;
+}
+
 std::vector<std::int64_t> Defense::epoch_samples(int, int, std::int64_t, Context&) {
   return {};
 }

@@ -121,7 +121,8 @@ TEST_CASE("idx: split and limit") {
   const LabeledData first = load("dataset.fashion_mnist", path + "limit: 3");
   CHECK(first.labels.equal(torch::tensor({3, 1, 4}, torch::kLong)));
   CHECK(load_error(path + "split: test\nlimit: 3") ==
-        tiny.dir.string() + ": asked for the first 3 examples of split 'test', which has 2");
+        tiny.dir.string() +
+            " (split 'test'): asked for the first 3 examples, but there are only 2");
 }
 
 TEST_CASE("idx: the path comes from the parameter, else the environment") {

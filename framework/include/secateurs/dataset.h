@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 
 #include "secateurs/component.h"
 #include "secateurs/context.h"
@@ -15,6 +16,11 @@ struct LabeledData {
   at::Tensor labels;  // [N] int64, each in [0, num_classes)
   std::int64_t num_classes = 0;
 };
+
+// The first `limit` examples of `data`, or all of them when `limit` is 0; copied, so the
+// rest can be freed. Throws DataError naming `source` when fewer than `limit` exist.
+SECATEURS_API LabeledData first_examples(LabeledData data, std::int64_t limit,
+                                         const std::string& source);
 
 class SECATEURS_API Dataset : public Component {
  public:

@@ -193,17 +193,8 @@ class IdxDataset final : public secateurs::Dataset {
       data.inputs = torch::cat({parts[0].inputs, parts[1].inputs});
       data.labels = torch::cat({parts[0].labels, parts[1].labels});
     }
-    const std::int64_t available = data.labels.size(0);
-    if (limit_ > available) {
-      throw DataError(directory_.string() + ": asked for the first " + std::to_string(limit_) +
-                      " examples of split '" + split_ + "', which has " +
-                      std::to_string(available));
-    }
-    if (limit_ > 0) {
-      data.inputs = data.inputs.slice(0, 0, limit_).clone();
-      data.labels = data.labels.slice(0, 0, limit_).clone();
-    }
-    return data;
+    return secateurs::first_examples(std::move(data), limit_,
+                                     directory_.string() + " (split '" + split_ + "')");
   }
 
  private:
