@@ -1,6 +1,7 @@
 // Key functions of the SDK interfaces (so their type_info lives in the core library
 // only) and the neutral defaults of the Defense hooks.
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "secateurs/sdk.h"
@@ -35,6 +36,17 @@ Defense::~Defense() = default;
 
 at::Tensor Defense::extra_loss(const at::Tensor&, const at::Tensor&, Context&) {
   return {};
+}
+
+std::string data_directory(const std::string& path, const std::string& component,
+                           const char* environment, const std::string& fallback) {
+  if (!path.empty()) return path;
+  if (const char* from_environment = std::getenv(environment)) {
+    if (*from_environment != '\0') return from_environment;
+  }
+  if (!fallback.empty()) return fallback;
+  throw ConfigError(component + ": give the directory of its files as the parameter 'path' or in " +
+                    environment);
 }
 
 LabeledData first_examples(LabeledData data, std::int64_t limit, const std::string& source) {

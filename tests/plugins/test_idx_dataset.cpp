@@ -135,8 +135,8 @@ TEST_CASE("idx: the path comes from the parameter, else the environment") {
   const host::RegisteredComponent& mnist = testing::built_plugins().get("dataset.mnist");
   CHECK_THROWS_WITH_AS(
       testing::built_plugins().create(mnist, host::default_params(mnist.spec.params, "m")),
-      "dataset.mnist: give the directory of the IDX files as the parameter 'path' "
-      "or in SECATEURS_MNIST_DIR",
+      "dataset.mnist: give the directory of its files as the parameter 'path' or in "
+      "SECATEURS_MNIST_DIR",
       ConfigError);
 }
 

@@ -17,6 +17,13 @@ struct LabeledData {
   std::int64_t num_classes = 0;
 };
 
+// Where a dataset's files are: `path` when it is not empty, else the directory named by
+// the environment variable `environment`, else `fallback` (e.g. a Debian package's data
+// folder; may be empty). Throws ConfigError naming `component` and both ways to give it
+// when all three are empty.
+SECATEURS_API std::string data_directory(const std::string& path, const std::string& component,
+                                         const char* environment, const std::string& fallback);
+
 // The first `limit` examples of `data`, or all of them when `limit` is 0; copied, so the
 // rest can be freed. Throws DataError naming `source` when fewer than `limit` exist.
 SECATEURS_API LabeledData first_examples(LabeledData data, std::int64_t limit,

@@ -1,7 +1,6 @@
 // CIFAR-10 and CIFAR-100 from the binary batches of the CIFAR site.
 #include <torch/torch.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -60,19 +59,9 @@ class CifarDataset final : public secateurs::Dataset {
       : layout_(layout),
         split_(params.get_string("split")),
         limit_(params.get_int("limit")),
-        coarse_(params.contains("labels") && params.get_string("labels") == "coarse") {
-    std::string path = params.get_string("path");
-    if (path.empty()) {
-      if (const char* from_environment = std::getenv(layout.environment)) path = from_environment;
-    }
-    if (path.empty()) {
-      throw secateurs::ConfigError(std::string(layout.component) +
-                                   ": give the directory of the binary batches as the parameter "
-                                   "'path' or in " +
-                                   layout.environment);
-    }
-    directory_ = path;
-  }
+        coarse_(params.contains("labels") && params.get_string("labels") == "coarse"),
+        directory_(secateurs::data_directory(params.get_string("path"), layout.component,
+                                             layout.environment, "")) {}
 
   secateurs::LabeledData load(secateurs::Context&) override {
     std::vector<std::string> files;
@@ -117,10 +106,10 @@ class CifarDataset final : public secateurs::Dataset {
 
  private:
   CifarLayout layout_;  // a copy: the globals' vectors die with the library's statics
-  fs::path directory_;
   std::string split_;
   std::int64_t limit_;
   bool coarse_;
+  fs::path directory_;
 };
 
 secateurs::ParamSchema cifar_schema(const std::string& environment) {

@@ -2,7 +2,6 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -169,20 +168,10 @@ constexpr IdxSource kMnist = {"dataset.mnist", "SECATEURS_MNIST_DIR", ""};
 class IdxDataset final : public secateurs::Dataset {
  public:
   IdxDataset(const secateurs::Params& params, const IdxSource& source)
-      : split_(params.get_string("split")), limit_(params.get_int("limit")) {
-    std::string path = params.get_string("path");
-    if (path.empty()) {
-      if (const char* from_environment = std::getenv(source.environment)) path = from_environment;
-    }
-    if (path.empty()) path = source.package_directory;
-    if (path.empty()) {
-      throw secateurs::ConfigError(std::string(source.component) +
-                                   ": give the directory of the IDX files as the parameter "
-                                   "'path' or in " +
-                                   source.environment);
-    }
-    directory_ = path;
-  }
+      : split_(params.get_string("split")),
+        limit_(params.get_int("limit")),
+        directory_(secateurs::data_directory(params.get_string("path"), source.component,
+                                             source.environment, source.package_directory)) {}
 
   secateurs::LabeledData load(secateurs::Context&) override {
     std::vector<secateurs::LabeledData> parts;
@@ -198,9 +187,9 @@ class IdxDataset final : public secateurs::Dataset {
   }
 
  private:
-  fs::path directory_;
   std::string split_;
   std::int64_t limit_;
+  fs::path directory_;
 };
 
 secateurs::ParamSchema idx_schema(const std::string& path_doc) {
