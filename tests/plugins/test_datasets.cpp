@@ -200,4 +200,7 @@ TEST_CASE("csv: every problem names the file and line") {
         }) == "dataset.csv: parameter 'delimiter' must be one character, got ';;'");
   CHECK(message_of<ConfigError>([&] { load_dataset("dataset.csv", "header: true"); }) ==
         "test:1:1: dataset.csv: missing required parameter 'path' (string, required)");
+  CHECK(message_of<ConfigError>(
+            [&] { load_dataset("dataset.csv", "path: " + file + "\nnum_classes: 2000000"); }) ==
+        "test:2:14: dataset.csv: parameter 'num_classes': must be in [0, 1000000], got 2000000");
 }

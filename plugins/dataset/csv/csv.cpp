@@ -166,7 +166,7 @@ void register_components(secateurs::Registrar& registrar) {
        param::integer("label_base", 0, "The file's smallest label value (1 for 1-based classes)")
            .range(-1000000000, 1000000000),
        param::integer("num_classes", 0, "Number of classes; 0: the largest label + 1")
-           .at_least(0)});
+           .range(0, kMaxClasses)});
 }
 
 }  // namespace
