@@ -245,16 +245,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*new_plugin_cmd) {
-      const auto kind = kind_from_string(kind_text);
-      if (!kind) {
-        std::vector<std::string> kinds;
-        for (Kind k : kAllKinds) kinds.emplace_back(to_string(k));
-        std::cerr << "secateurs: unknown component kind '" << kind_text << "'"
-                  << did_you_mean(kind_text, kinds)
-                  << "; kinds are pruner, defense, attack, dataset and model\n";
-        return kNotFound;
-      }
-      return cli::write_plugin_skeleton(*kind, plugin_name, directory, std::cout);
+      return cli::write_plugin_skeleton(kind_named(kind_text), plugin_name, directory, std::cout);
     }
     if (*info_cmd) return info(plugin_paths);
 

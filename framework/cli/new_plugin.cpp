@@ -1,9 +1,10 @@
 #include "new_plugin.h"
 
+#include "host/registry.h"
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <regex>
 
 namespace secateurs::cli {
 
@@ -321,7 +322,7 @@ std::string fill(std::string text, Kind kind, const std::string& name) {
 
 int write_plugin_skeleton(Kind kind, const std::string& name, const std::string& directory,
                           std::ostream& out) {
-  if (!std::regex_match(name, std::regex("[a-z][a-z0-9_]*"))) {
+  if (!host::is_identifier(name)) {
     std::cerr << "secateurs: plugin name '" << name
               << "' must be lower case letters, digits and underscores, starting with a letter\n";
     return 2;

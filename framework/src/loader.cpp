@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <regex>
 
 #include "host/fingerprint.h"
 
@@ -25,11 +24,6 @@ std::string name_from_file(const fs::path& file) {
   std::string stem = file.stem().string();
   if (stem.rfind("lib", 0) == 0) stem = stem.substr(3);
   return stem;
-}
-
-bool valid_identifier(const std::string& name) {
-  static const std::regex pattern("[a-z][a-z0-9_]*");
-  return std::regex_match(name, pattern);
 }
 
 // dlerror() starts with the file's path; the file is named in our message already.
@@ -48,7 +42,7 @@ std::string quoted(const fs::path& file) {
 class StagingRegistrar final : public Registrar {
  public:
   void add(ComponentSpec spec) override {
-    attempted.push_back(std::string(to_string(spec.kind)) + "." + spec.name);
+    attempted.push_back(qualified_name(spec.kind, spec.name));
     if (auto problem = component_spec_problem(spec)) {
       invalid_spec = *problem;
       throw PluginError(*problem);
@@ -89,15 +83,15 @@ fs::path executable_dir() {
 }  // namespace
 
 std::optional<std::string> component_spec_problem(const ComponentSpec& spec) {
-  const std::string id = std::string(to_string(spec.kind)) + "." + spec.name;
-  if (!valid_identifier(spec.name)) {
+  const std::string id = qualified_name(spec.kind, spec.name);
+  if (!is_identifier(spec.name)) {
     return "component name '" + spec.name + "' is not of the form [a-z][a-z0-9_]*";
   }
   if (spec.factory == nullptr) return "component " + id + " has no factory";
   std::set<std::string> names;
   for (const ParamSpec& p : spec.params) {
     const std::string where = "component " + id + ": parameter '" + p.name + "'";
-    if (!valid_identifier(p.name)) return where + " is not of the form [a-z][a-z0-9_]*";
+    if (!is_identifier(p.name)) return where + " is not of the form [a-z][a-z0-9_]*";
     if (!names.insert(p.name).second) return where + " is declared twice";
     if (p.type == ParamType::Enum && p.choices.empty())
       return where + " is an enum with no choices";
@@ -234,7 +228,7 @@ bool PluginLoader::load_file(const fs::path& file) {
     return false;
   }
   const std::string plugin_name = descriptor->plugin_name ? descriptor->plugin_name : "";
-  if (!valid_identifier(plugin_name)) {
+  if (!is_identifier(plugin_name)) {
     fail(file, guessed_name,
          quoted(file) + " names its plugin '" + plugin_name +
              "', which is not of the form [a-z][a-z0-9_]*");

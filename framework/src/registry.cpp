@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <regex>
 #include <typeinfo>
 
 #include "host/nearest.h"
@@ -43,10 +44,6 @@ const char* interface_name(Kind kind) {
   return "?";
 }
 
-std::string qualified(Kind kind, std::string_view name) {
-  return std::string(to_string(kind)) + "." + std::string(name);
-}
-
 std::string describe_library(const PluginLibrary& library) {
   return "plugin '" + library.plugin_name + "' (" + library.file + ")";
 }
@@ -59,8 +56,26 @@ struct LibraryKeepingDeleter {
 
 }  // namespace
 
+std::string qualified_name(Kind kind, std::string_view name) {
+  return std::string(to_string(kind)) + "." + std::string(name);
+}
+
+bool is_identifier(const std::string& name) {
+  static const std::regex pattern("[a-z][a-z0-9_]*");
+  return std::regex_match(name, pattern);
+}
+
+Kind kind_named(const std::string& text, const std::string& context) {
+  if (const auto kind = kind_from_string(text)) return *kind;
+  std::vector<std::string> kinds;
+  for (Kind k : kAllKinds) kinds.emplace_back(to_string(k));
+  std::string hint = did_you_mean(text, kinds);
+  if (hint.empty()) hint = "; kinds are pruner, defense, attack, dataset and model";
+  throw NotFoundError("unknown component kind '" + text + "'" + context + hint);
+}
+
 std::string RegisteredComponent::id() const {
-  return qualified(spec.kind, spec.name);
+  return qualified_name(spec.kind, spec.name);
 }
 
 void Registry::add_library(const std::shared_ptr<const PluginLibrary>& library,
@@ -82,7 +97,7 @@ void Registry::add_library(const std::shared_ptr<const PluginLibrary>& library,
     for (std::size_t j = 0; j < i; ++j) {
       if (specs[j].kind == spec.kind && specs[j].name == spec.name) {
         throw PluginError("plugin '" + library->plugin_name + "' in '" + library->file +
-                          "' registers " + qualified(spec.kind, spec.name) + " twice");
+                          "' registers " + qualified_name(spec.kind, spec.name) + " twice");
       }
     }
   }
@@ -103,7 +118,7 @@ const RegisteredComponent* Registry::find(Kind kind, std::string_view name) cons
 
 const RegisteredComponent& Registry::get(Kind kind, std::string_view name) const {
   if (const RegisteredComponent* component = find(kind, name)) return *component;
-  const std::string wanted = qualified(kind, name);
+  const std::string wanted = qualified_name(kind, name);
   std::vector<std::string> known;
   for (const RegisteredComponent& component : components_) known.push_back(component.id());
   std::string message = "no component named " + wanted + did_you_mean(wanted, known);
@@ -172,17 +187,9 @@ std::pair<Kind, std::string> split_qualified_name(std::string_view qualified_nam
     throw NotFoundError("'" + std::string(qualified_name) +
                         "' is not a component name: write KIND.NAME, e.g. pruner.magnitude");
   }
-  const std::string kind_text(qualified_name.substr(0, dot));
-  const auto kind = kind_from_string(kind_text);
-  if (!kind) {
-    std::vector<std::string> kinds;
-    for (Kind k : kAllKinds) kinds.emplace_back(to_string(k));
-    std::string hint = did_you_mean(kind_text, kinds);
-    if (hint.empty()) hint = "; kinds are pruner, defense, attack, dataset and model";
-    throw NotFoundError("unknown component kind '" + kind_text + "' in '" +
-                        std::string(qualified_name) + "'" + hint);
-  }
-  return {*kind, std::string(qualified_name.substr(dot + 1))};
+  const Kind kind = kind_named(std::string(qualified_name.substr(0, dot)),
+                               " in '" + std::string(qualified_name) + "'");
+  return {kind, std::string(qualified_name.substr(dot + 1))};
 }
 
 }  // namespace secateurs::host

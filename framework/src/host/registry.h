@@ -113,6 +113,16 @@ class SECATEURS_API Registry {
   std::vector<LoadFailure> failures_;
 };
 
+// "attack" + "loss_threshold" -> "attack.loss_threshold": how components are named to users.
+SECATEURS_API std::string qualified_name(Kind kind, std::string_view name);
+
+// Whether `name` may name a plugin, a component or a parameter: [a-z][a-z0-9_]*.
+SECATEURS_API bool is_identifier(const std::string& name);
+
+// The kind called `text`; otherwise NotFoundError "unknown component kind 'text'" followed by
+// `context` and the nearest kind (or the list of kinds).
+SECATEURS_API Kind kind_named(const std::string& text, const std::string& context = "");
+
 // "pruner.magnitude" -> (Kind::Pruner, "magnitude"); throws NotFoundError for an unknown
 // kind (with the nearest kind) or a name without a dot.
 SECATEURS_API std::pair<Kind, std::string> split_qualified_name(std::string_view qualified_name);
