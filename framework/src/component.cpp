@@ -34,9 +34,22 @@ Pruner::~Pruner() = default;
 Attack::~Attack() = default;
 Defense::~Defense() = default;
 
-at::Tensor Defense::extra_loss(const at::Tensor&, const at::Tensor&, Context&) {
+bool Defense::needs_memorization() const { return false; }
+void Defense::begin_round(const TrainingSet&, const RoundInfo&, Context&) {}
+std::vector<std::int64_t> Defense::epoch_samples(const TrainingSet&, const RoundInfo&, int,
+                                                 Context&) {
   return {};
 }
+std::vector<SampleGroup> Defense::sample_groups(const TrainingSet&, const RoundInfo&, Context&) {
+  return {};
+}
+void Defense::prepare_batch(Batch&, Context&) {}
+at::Tensor Defense::loss(const Batch&, const at::Tensor&, const at::Tensor& base_loss, Context&) {
+  return base_loss;
+}
+bool Defense::compute_gradients(Model&, const Batch&, Context&) { return false; }
+void Defense::after_step(Model&, const Batch&, Context&) {}
+void Defense::end_round(Model&, Context&) {}
 
 std::string data_directory(const std::string& path, const std::string& component,
                            const char* environment, const std::string& fallback) {
@@ -60,10 +73,6 @@ LabeledData first_examples(LabeledData data, std::int64_t limit, const std::stri
     data.labels = data.labels.slice(0, 0, limit).clone();
   }
   return data;
-}
-
-std::vector<std::int64_t> Defense::epoch_samples(int, int, std::int64_t, Context&) {
-  return {};
 }
 
 }  // namespace secateurs

@@ -1,0 +1,105 @@
+// One model trained from a run file: dataset, split (membership plan or the dataset's
+// own order), model, trainer settings and seed. It is what `secateurs train` runs, and
+// the documented accuracy runs of docs/training.md.
+//
+// Run file (YAML); every section is validated against its schema before any work starts,
+// and every problem names the file, line and key:
+//
+//   seed: 1
+//   dataset: {component: dataset.fashion_mnist, params: {}}
+//   model:   {component: model.mlp, params: {hidden: [512, 256]}}
+//   split:   {mode: membership, members: 5000, dev: 1000}
+//   trainer: {epochs: 30, learning_rate: 0.05}
+//
+// split.mode "ordered" takes the dataset's examples in order: `members` for training,
+// then `dev`, then `test` for the test set (0: all that remain), e.g. Fashion-MNIST's own
+// 60,000/10,000 split. "membership" draws the victim's members, non-members and dev set
+// with the membership plan (host/membership_plan.h); the non-members are the test set.
+//
+// Seeds: the dataset, the plan, the model's initialisation and the trainer each get
+// derive_seed(seed, "<part>"), so changing one part's randomness never moves another's.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "host/membership_plan.h"
+#include "host/model_summary.h"
+#include "host/registry.h"
+#include "host/trainer.h"
+#include "secateurs/export.h"
+#include "secateurs/params.h"
+
+namespace secateurs::host {
+
+struct ComponentChoice {
+  std::string component;  // "kind.name"
+  Params params;          // validated against the component's schema
+};
+
+enum class SplitMode { Ordered, Membership };
+
+struct SplitSettings {
+  SplitMode mode = SplitMode::Membership;
+  std::int64_t members = 0;
+  std::int64_t dev = 0;
+  std::int64_t test = 0;  // ordered mode; 0: every example after members and dev
+  bool stratified = true;  // membership mode: equal class counts in every set
+};
+
+struct TrainingRunConfig {
+  std::string source;  // the run file, for messages
+  std::uint64_t seed = 0;
+  ComponentChoice dataset;
+  ComponentChoice model;
+  SplitSettings split;
+  TrainerSettings trainer;
+};
+
+SECATEURS_API ParamSchema split_schema();
+
+// Reads and validates a run file against the registry's components. Throws ConfigError
+// listing every problem (file:line: section: what), NotFoundError for unknown components.
+SECATEURS_API TrainingRunConfig read_training_run(const std::filesystem::path& path,
+                                                  const Registry& registry);
+
+struct PhaseTimes {
+  double load_seconds = 0, plan_seconds = 0, build_seconds = 0;
+  double train_seconds = 0, dev_seconds = 0, evaluate_seconds = 0, save_seconds = 0;
+};
+
+struct TrainingRunResult {
+  DataShape shape;
+  std::int64_t train_size = 0, dev_size = 0, test_size = 0;
+  ModelSummary model;
+  FitReport fit;
+  Evaluation train, test;
+  std::optional<Evaluation> dev;
+  PhaseTimes times;
+  std::optional<MembershipPlan> plan;  // membership mode
+};
+
+struct TrainingRunHooks {
+  std::function<void(const std::string&)> status;      // one line per phase
+  std::function<void(const EpochRecord&)> epoch_done;  // after every epoch
+};
+
+// Runs the whole thing. When `output` is not empty, writes there (atomically each):
+// model.ckpt (weights + metadata, see host/checkpoint.h), epochs.csv, summary.txt and,
+// in membership mode, plan.txt.
+SECATEURS_API TrainingRunResult run_training(const TrainingRunConfig& config,
+                                             const Registry& registry,
+                                             const std::filesystem::path& output,
+                                             const TrainingRunHooks& hooks = {});
+
+// The summary a person reads: data, model size and cost, accuracies, gap, phase times.
+SECATEURS_API std::string format_training_summary(const TrainingRunConfig& config,
+                                                  const TrainingRunResult& result);
+
+// epochs.csv: one line per epoch with a header.
+SECATEURS_API std::string format_epochs_csv(const FitReport& report);
+
+}  // namespace secateurs::host

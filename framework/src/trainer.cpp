@@ -1,0 +1,479 @@
+#include "host/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "secateurs/error.h"
+#include "secateurs/random.h"
+
+namespace secateurs::host {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double scheduled_learning_rate(const TrainerSettings& s, int epoch) {
+  switch (s.schedule) {
+    case LrSchedule::Constant: return s.learning_rate;
+    case LrSchedule::Step:
+      return s.learning_rate * std::pow(s.gamma, static_cast<double>(epoch / s.step_size));
+    case LrSchedule::Cosine: {
+      // Annealed per epoch so that the last epoch trains at min_learning_rate's side of
+      // the curve, as torch.optim.lr_scheduler.CosineAnnealingLR with T_max = epochs.
+      const double progress = static_cast<double>(epoch) / static_cast<double>(s.epochs);
+      return s.min_learning_rate + (s.learning_rate - s.min_learning_rate) *
+                                       (1.0 + std::cos(std::numbers::pi * progress)) / 2.0;
+    }
+  }
+  return s.learning_rate;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainerSettings& s,
+                                                        std::vector<at::Tensor> parameters) {
+  switch (s.optimizer) {
+    case OptimizerKind::Sgd:
+      return std::make_unique<torch::optim::SGD>(
+          std::move(parameters), torch::optim::SGDOptions(s.learning_rate)
+                                     .momentum(s.momentum)
+                                     .nesterov(s.nesterov)
+                                     .weight_decay(s.weight_decay));
+    case OptimizerKind::Adam:
+      return std::make_unique<torch::optim::Adam>(
+          std::move(parameters), torch::optim::AdamOptions(s.learning_rate)
+                                     .betas({s.beta1, s.beta2})
+                                     .eps(s.epsilon)
+                                     .weight_decay(s.weight_decay));
+    case OptimizerKind::AdamW:
+      return std::make_unique<torch::optim::AdamW>(
+          std::move(parameters), torch::optim::AdamWOptions(s.learning_rate)
+                                     .betas({s.beta1, s.beta2})
+                                     .eps(s.epsilon)
+                                     .weight_decay(s.weight_decay));
+  }
+  throw Error("unknown optimizer");
+}
+
+// Sets learning rate and weight decay of the (single) parameter group before a step, so
+// that one optimizer, with one momentum state, serves every sample group.
+void set_step_settings(torch::optim::Optimizer& optimizer, OptimizerKind kind, double lr,
+                       double weight_decay) {
+  torch::optim::OptimizerOptions& options = optimizer.param_groups().front().options();
+  switch (kind) {
+    case OptimizerKind::Sgd: {
+      auto& o = static_cast<torch::optim::SGDOptions&>(options);
+      o.lr(lr).weight_decay(weight_decay);
+      return;
+    }
+    case OptimizerKind::Adam: {
+      auto& o = static_cast<torch::optim::AdamOptions&>(options);
+      o.lr(lr).weight_decay(weight_decay);
+      return;
+    }
+    case OptimizerKind::AdamW: {
+      auto& o = static_cast<torch::optim::AdamWOptions&>(options);
+      o.lr(lr).weight_decay(weight_decay);
+      return;
+    }
+  }
+}
+
+// The model's masked parameters, resolved once per fit.
+struct BoundMask {
+  at::Tensor parameter;
+  at::Tensor keep;  // same dtype as the parameter, so masking is one multiply
+};
+
+std::vector<BoundMask> bind_masks(Model& model, const MaskSet& masks) {
+  std::vector<BoundMask> bound;
+  const auto parameters = model.module().named_parameters(/*recurse=*/true);
+  for (const auto& [name, mask] : masks) {
+    const at::Tensor* parameter = parameters.find(name);
+    if (parameter == nullptr) {
+      throw Error("pruning mask for '" + name + "': the model has no such parameter");
+    }
+    if (!mask.defined() || mask.sizes() != parameter->sizes()) {
+      throw Error("pruning mask for '" + name + "': expected shape " +
+                  c10::str(parameter->sizes()) + ", found " +
+                  (mask.defined() ? c10::str(mask.sizes()) : std::string("no tensor")));
+    }
+    bound.push_back({*parameter, mask.to(parameter->options()).contiguous()});
+  }
+  return bound;
+}
+
+void zero_masked_weights(const std::vector<BoundMask>& masks) {
+  torch::NoGradGuard no_grad;
+  for (const BoundMask& m : masks) m.parameter.mul_(m.keep);
+}
+
+// Masked gradients make the optimizer's state (momentum, Adam moments) stay zero for
+// pruned weights; zeroing the weights again after the step makes them exact whatever
+// the optimizer does (decoupled decay, Nesterov, ...).
+void zero_masked_gradients(const std::vector<BoundMask>& masks) {
+  torch::NoGradGuard no_grad;
+  for (const BoundMask& m : masks) {
+    at::Tensor grad = m.parameter.mutable_grad();
+    if (grad.defined()) grad.mul_(m.keep);
+  }
+}
+
+struct ModelState {
+  std::vector<std::pair<at::Tensor, at::Tensor>> copies;  // (live tensor, saved value)
+};
+
+ModelState snapshot(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  ModelState state;
+  for (const at::Tensor& p : module.parameters()) state.copies.emplace_back(p, p.detach().clone());
+  for (const at::Tensor& b : module.buffers()) state.copies.emplace_back(b, b.detach().clone());
+  return state;
+}
+
+void restore(const ModelState& state) {
+  torch::NoGradGuard no_grad;
+  for (const auto& [live, saved] : state.copies) live.copy_(saved);
+}
+
+class TrainingMode {
+ public:
+  TrainingMode(torch::nn::Module& module, bool on) : module_(module), was_(module.is_training()) {
+    module_.train(on);
+  }
+  ~TrainingMode() { module_.train(was_); }
+  TrainingMode(const TrainingMode&) = delete;
+  TrainingMode& operator=(const TrainingMode&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+  bool was_;
+};
+
+void check_positions(const std::vector<std::int64_t>& positions, std::int64_t size,
+                     const std::string& what) {
+  for (std::int64_t p : positions) {
+    if (p < 0 || p >= size) {
+      throw Error(what + ": position " + std::to_string(p) + " is outside the training set of " +
+                  std::to_string(size) + " samples");
+    }
+  }
+}
+
+at::Tensor soft_cross_entropy(const at::Tensor& logits, const at::Tensor& targets) {
+  return -(targets * torch::log_softmax(logits, 1)).sum(1).mean();
+}
+
+void check_data(const LabeledData& data, const std::string& what) {
+  if (!data.inputs.defined() || !data.labels.defined() || data.labels.dim() != 1 ||
+      data.inputs.size(0) != data.labels.size(0)) {
+    throw Error(what + ": inputs and labels must be defined with one label per example");
+  }
+}
+
+}  // namespace
+
+ParamSchema trainer_schema() {
+  const TrainerSettings d;
+  return {
+      param::integer("epochs", d.epochs, "Passes over the training set").range(1, 100000),
+      param::integer("batch_size", d.batch_size, "Samples per optimizer step").range(1, 1 << 24),
+      param::integer("eval_batch_size", d.eval_batch_size, "Samples per inference batch")
+          .range(1, 1 << 24),
+      param::choice("optimizer", {"sgd", "adam", "adamw"}, "sgd",
+                    "SGD with momentum, Adam (L2 decay) or AdamW (decoupled decay)"),
+      param::real("learning_rate", d.learning_rate, "Initial learning rate").range(0, 100),
+      param::real("momentum", d.momentum, "SGD momentum").range(0, 1),
+      param::boolean("nesterov", d.nesterov, "SGD with Nesterov momentum"),
+      param::real("weight_decay", d.weight_decay, "Weight decay (L2 for SGD and Adam)")
+          .range(0, 10),
+      param::real("beta1", d.beta1, "Adam/AdamW first-moment decay").range(0, 1),
+      param::real("beta2", d.beta2, "Adam/AdamW second-moment decay").range(0, 1),
+      param::real("epsilon", d.epsilon, "Adam/AdamW denominator term").range(0, 1),
+      param::choice("schedule", {"constant", "step", "cosine"}, "cosine",
+                    "Learning-rate schedule over the epochs"),
+      param::integer("step_size", d.step_size, "Step schedule: epochs between decays")
+          .range(1, 100000),
+      param::real("gamma", d.gamma, "Step schedule: decay factor").range(0, 1),
+      param::real("min_learning_rate", d.min_learning_rate,
+                  "Cosine schedule: learning rate approached at the last epoch")
+          .range(0, 100),
+      param::integer("patience", d.patience,
+                     "Stop after this many epochs without dev-set improvement; 0: never")
+          .range(0, 100000),
+      param::boolean("restore_best", d.restore_best,
+                     "Return to the weights of the best dev-set epoch at the end"),
+      param::choice("monitor", {"dev_accuracy", "dev_loss"}, "dev_accuracy",
+                    "What early stopping watches"),
+      param::real("min_delta", d.min_delta, "Smallest change that counts as an improvement")
+          .range(0, 1e9),
+  };
+}
+
+TrainerSettings trainer_settings(const Params& p) {
+  TrainerSettings s;
+  s.epochs = static_cast<int>(p.get_int("epochs"));
+  s.batch_size = p.get_int("batch_size");
+  s.eval_batch_size = p.get_int("eval_batch_size");
+  const std::string& optimizer = p.get_string("optimizer");
+  s.optimizer = optimizer == "adam"    ? OptimizerKind::Adam
+                : optimizer == "adamw" ? OptimizerKind::AdamW
+                                       : OptimizerKind::Sgd;
+  s.learning_rate = p.get_float("learning_rate");
+  s.momentum = p.get_float("momentum");
+  s.nesterov = p.get_bool("nesterov");
+  s.weight_decay = p.get_float("weight_decay");
+  s.beta1 = p.get_float("beta1");
+  s.beta2 = p.get_float("beta2");
+  s.epsilon = p.get_float("epsilon");
+  const std::string& schedule = p.get_string("schedule");
+  s.schedule = schedule == "step"     ? LrSchedule::Step
+               : schedule == "cosine" ? LrSchedule::Cosine
+                                      : LrSchedule::Constant;
+  s.step_size = static_cast<int>(p.get_int("step_size"));
+  s.gamma = p.get_float("gamma");
+  s.min_learning_rate = p.get_float("min_learning_rate");
+  s.patience = static_cast<int>(p.get_int("patience"));
+  s.restore_best = p.get_bool("restore_best");
+  s.monitor = p.get_string("monitor") == "dev_loss" ? Monitor::DevLoss : Monitor::DevAccuracy;
+  s.min_delta = p.get_float("min_delta");
+  return s;
+}
+
+void apply_masks(Model& model, const MaskSet& masks) { zero_masked_weights(bind_masks(model, masks)); }
+
+FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& settings,
+              const FitOptions& options, Context& context) {
+  check_data(training, "training set");
+  const std::int64_t size = training.labels.size(0);
+  if (size == 0) throw Error("training set: no examples");
+  if (settings.epochs < 1 || settings.batch_size < 1) {
+    throw ConfigError("trainer: epochs and batch_size must be at least 1");
+  }
+  if (settings.schedule == LrSchedule::Step && settings.step_size < 1) {
+    throw ConfigError("trainer: step_size must be at least 1");
+  }
+  const bool wants_dev = settings.patience > 0 || settings.restore_best;
+  if (wants_dev && options.dev == nullptr) {
+    throw ConfigError(
+        "trainer: early stopping (patience > 0 or restore_best) needs a dev set, and none was "
+        "given");
+  }
+  if (options.dev != nullptr) check_data(*options.dev, "dev set");
+
+  torch::nn::Module& module = model.module();
+  const std::vector<BoundMask> masks =
+      options.masks != nullptr ? bind_masks(model, *options.masks) : std::vector<BoundMask>{};
+  zero_masked_weights(masks);
+
+  std::vector<at::Tensor> trainable;
+  for (const at::Tensor& p : module.parameters()) {
+    if (p.requires_grad()) trainable.push_back(p);
+  }
+  const std::unique_ptr<torch::optim::Optimizer> optimizer = make_optimizer(settings, trainable);
+
+  Defense* defense = options.defense;
+  RoundInfo round = options.round;
+  round.epochs = settings.epochs;
+  TrainingSet view{training.inputs, training.labels, training.num_classes, options.memorization,
+                   {}, {}};
+  if (options.reference != nullptr) {
+    view.reference_inputs = options.reference->inputs;
+    view.reference_labels = options.reference->labels;
+  }
+  if (defense != nullptr && defense->needs_memorization() &&
+      (!view.memorization.defined() || view.memorization.numel() != size)) {
+    throw ConfigError(
+        "the defense needs the memorization scores of the training set, and none were given");
+  }
+
+  // Which sample group each position belongs to: -1 for the trainer's own settings.
+  std::vector<SampleGroup> groups;
+  std::vector<std::int64_t> group_of(static_cast<std::size_t>(size), -1);
+  if (defense != nullptr) {
+    defense->begin_round(view, round, context);
+    groups = defense->sample_groups(view, round, context);
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      check_positions(groups[g].positions, size, "sample group '" + groups[g].name + "'");
+      for (std::int64_t p : groups[g].positions) {
+        std::int64_t& owner = group_of[static_cast<std::size_t>(p)];
+        if (owner >= 0 && owner != static_cast<std::int64_t>(g)) {
+          throw Error("sample groups '" + groups[static_cast<std::size_t>(owner)].name +
+                      "' and '" + groups[g].name + "' both claim position " + std::to_string(p));
+        }
+        owner = static_cast<std::int64_t>(g);
+      }
+    }
+  }
+  const at::Tensor group_tensor = torch::tensor(group_of, torch::kInt64);
+
+  // Distinct rounds of one seed must not replay the same batch order.
+  at::Generator shuffle =
+      make_generator(derive_seed(settings.seed, "shuffle.round." + std::to_string(round.round)));
+  FitReport report;
+  std::optional<ModelState> best_state;
+  double best_score = -std::numeric_limits<double>::infinity();
+  int epochs_without_improvement = 0;
+
+  for (int epoch = 0; epoch < settings.epochs; ++epoch) {
+    const Clock::time_point epoch_start = Clock::now();
+    EpochRecord record;
+    record.epoch = epoch;
+    record.learning_rate = scheduled_learning_rate(settings, epoch);
+
+    at::Tensor order;
+    if (defense != nullptr) {
+      const std::vector<std::int64_t> chosen = defense->epoch_samples(view, round, epoch, context);
+      if (!chosen.empty()) {
+        check_positions(chosen, size, "the defense's epoch samples");
+        const at::Tensor positions = torch::tensor(chosen, torch::kInt64);
+        order = positions.index_select(
+            0, torch::randperm(positions.size(0), shuffle, torch::kInt64));
+      }
+    }
+    if (!order.defined()) order = torch::randperm(size, shuffle, torch::kInt64);
+
+    module.train(true);
+    double loss_sum = 0;
+    std::int64_t correct = 0, counted = 0;
+    const std::int64_t visits = order.size(0);
+    for (std::int64_t start = 0; start < visits; start += settings.batch_size) {
+      const at::Tensor batch_positions =
+          order.slice(0, start, std::min(start + settings.batch_size, visits));
+      // Split the batch by sample group; the trainer's own samples go first.
+      const at::Tensor batch_groups = group_tensor.index_select(0, batch_positions);
+      for (std::int64_t g = -1; g < static_cast<std::int64_t>(groups.size()); ++g) {
+        at::Tensor positions =
+            groups.empty() ? batch_positions
+                           : batch_positions.masked_select(batch_groups.eq(g));
+        if (positions.numel() == 0) continue;
+        Batch batch{training.inputs.index_select(0, positions),
+                    training.labels.index_select(0, positions), positions, {}};
+        if (defense != nullptr) defense->prepare_batch(batch, context);
+
+        optimizer->zero_grad();
+        const bool custom_gradients =
+            defense != nullptr && defense->compute_gradients(model, batch, context);
+        if (!custom_gradients) {
+          const at::Tensor logits = model.forward(batch.inputs);
+          at::Tensor loss = batch.soft_targets.defined()
+                                ? soft_cross_entropy(logits, batch.soft_targets)
+                                : torch::nn::functional::cross_entropy(logits, batch.labels);
+          if (defense != nullptr) loss = defense->loss(batch, logits, loss, context);
+          const double value = loss.item<double>();
+          if (!std::isfinite(value)) {
+            throw DataError("training diverged: the loss is " + std::to_string(value) +
+                            " at epoch " + std::to_string(epoch + 1) + ", batch " +
+                            std::to_string(start / settings.batch_size + 1) +
+                            "; lower the learning rate");
+          }
+          loss.backward();
+          const std::int64_t n = batch.labels.size(0);
+          loss_sum += value * static_cast<double>(n);
+          correct += logits.detach().argmax(1).eq(batch.labels).sum().item<std::int64_t>();
+          counted += n;
+        }
+        zero_masked_gradients(masks);
+        double lr = record.learning_rate;
+        double weight_decay = settings.weight_decay;
+        if (g >= 0) {
+          const OptimizerOverride& o = groups[static_cast<std::size_t>(g)].settings;
+          lr *= o.learning_rate_scale;
+          if (o.weight_decay) weight_decay = *o.weight_decay;
+        }
+        set_step_settings(*optimizer, settings.optimizer, lr, weight_decay);
+        optimizer->step();
+        zero_masked_weights(masks);
+        if (defense != nullptr) defense->after_step(model, batch, context);
+        record.samples += positions.numel();
+      }
+    }
+    record.train_loss = counted > 0 ? loss_sum / static_cast<double>(counted) : std::nan("");
+    record.train_accuracy =
+        counted > 0 ? static_cast<double>(correct) / static_cast<double>(counted) : std::nan("");
+    record.train_seconds = seconds_since(epoch_start);
+    report.train_seconds += record.train_seconds;
+
+    record.dev_loss = record.dev_accuracy = std::nan("");
+    if (options.dev != nullptr) {
+      const Clock::time_point dev_start = Clock::now();
+      const Evaluation dev = evaluate(model, *options.dev, settings.eval_batch_size);
+      record.dev_loss = dev.loss;
+      record.dev_accuracy = dev.accuracy;
+      record.dev_seconds = seconds_since(dev_start);
+      report.dev_seconds += record.dev_seconds;
+
+      const double score = settings.monitor == Monitor::DevAccuracy ? dev.accuracy : -dev.loss;
+      if (score > best_score + settings.min_delta || report.best_epoch < 0) {
+        best_score = score;
+        report.best_epoch = epoch;
+        epochs_without_improvement = 0;
+        if (settings.restore_best) best_state = snapshot(module);
+      } else {
+        ++epochs_without_improvement;
+      }
+    }
+    report.epochs.push_back(record);
+    if (options.on_epoch) options.on_epoch(record);
+    context.progress(epoch + 1, settings.epochs);
+    if (settings.patience > 0 && epochs_without_improvement >= settings.patience) {
+      report.stopped_early = epoch + 1 < settings.epochs;
+      break;
+    }
+  }
+
+  if (best_state && report.best_epoch + 1 != static_cast<int>(report.epochs.size())) {
+    restore(*best_state);
+    report.restored_best = true;
+  }
+  module.train(false);
+  if (defense != nullptr) defense->end_round(model, context);
+  return report;
+}
+
+Predictions predict(Model& model, const at::Tensor& inputs, const at::Tensor& indices,
+                    std::int64_t batch_size) {
+  if (batch_size < 1) throw Error("predict: batch_size must be at least 1");
+  torch::NoGradGuard no_grad;
+  TrainingMode eval(model.module(), false);
+  const std::int64_t count = indices.defined() ? indices.numel() : inputs.size(0);
+  std::vector<at::Tensor> chunks;
+  for (std::int64_t start = 0; start < count; start += batch_size) {
+    const std::int64_t end = std::min(start + batch_size, count);
+    const at::Tensor rows = indices.defined()
+                                ? inputs.index_select(0, indices.slice(0, start, end))
+                                : inputs.slice(0, start, end);
+    chunks.push_back(model.forward(rows).to(torch::kFloat32));
+  }
+  Predictions out;
+  out.logits = chunks.empty() ? torch::empty({0, 0}) : torch::cat(chunks);
+  out.posteriors = torch::softmax(out.logits, 1);
+  return out;
+}
+
+Evaluation evaluate(Model& model, const LabeledData& data, std::int64_t batch_size) {
+  check_data(data, "evaluation set");
+  Evaluation result;
+  result.samples = data.labels.size(0);
+  if (result.samples == 0) return result;
+  const at::Tensor logits = predict(model, data.inputs, {}, batch_size).logits;
+  torch::NoGradGuard no_grad;
+  // Summed in float64: a mean over tens of thousands of float32 losses loses digits.
+  result.loss = torch::nn::functional::cross_entropy(
+                    logits.to(torch::kFloat64), data.labels,
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kMean))
+                    .item<double>();
+  result.accuracy =
+      logits.argmax(1).eq(data.labels).to(torch::kFloat64).mean().item<double>();
+  return result;
+}
+
+}  // namespace secateurs::host

@@ -1,0 +1,365 @@
+#include "host/training_run.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "host/atomic_file.h"
+#include "host/basic_context.h"
+#include "host/checkpoint.h"
+#include "host/data_checks.h"
+#include "host/nearest.h"
+#include "host/params_builder.h"
+#include "host/yaml_params.h"
+#include "secateurs/error.h"
+#include "secateurs/model.h"
+#include "secateurs/random.h"
+
+namespace secateurs::host {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string where(const YAML::Node& node, const std::string& file) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return file;
+  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+// Collects the problems of a whole run file, so the user fixes it in one pass.
+class Problems {
+ public:
+  void add(std::string line) { lines_.push_back(std::move(line)); }
+  // Runs `check`, keeping the ConfigError/NotFoundError it throws as a problem.
+  template <class Check>
+  void collect(Check&& check) {
+    try {
+      check();
+    } catch (const ConfigError& e) {
+      add(e.what());
+    } catch (const NotFoundError& e) {
+      add(e.what());
+    }
+  }
+  void throw_if_any() const {
+    if (lines_.empty()) return;
+    std::string text;
+    for (const std::string& line : lines_) text += (text.empty() ? "" : "\n") + line;
+    throw ConfigError(text);
+  }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+ComponentChoice read_component(const YAML::Node& section, const std::string& key, Kind kind,
+                               const Registry& registry, const std::string& file,
+                               Problems& problems) {
+  ComponentChoice choice;
+  if (!section.IsMap()) {
+    problems.add(where(section, file) + ": " + key +
+                 ": expected a map with 'component' and 'params'");
+    return choice;
+  }
+  const RegisteredComponent* component = nullptr;
+  for (const auto& entry : section) {
+    const std::string name = entry.first.Scalar();
+    if (name == "component") {
+      choice.component = entry.second.Scalar();
+      problems.collect([&] {
+        const auto [found_kind, found_name] = split_qualified_name(choice.component);
+        if (found_kind != kind) {
+          throw ConfigError(where(entry.second, file) + ": " + key + ": '" + choice.component +
+                            "' is a " + std::string(to_string(found_kind)) + ", not a " +
+                            std::string(to_string(kind)));
+        }
+        component = &registry.get(kind, found_name);
+      });
+    } else if (name != "params") {
+      problems.add(where(entry.first, file) + ": " + key + ": unknown key '" + name + "'" +
+                   did_you_mean(name, {"component", "params"}));
+    }
+  }
+  if (!section["component"]) {
+    problems.add(where(section, file) + ": " + key + ": 'component' is required (e.g. " +
+                 std::string(to_string(kind)) + ".NAME)");
+  }
+  if (component != nullptr) {
+    problems.collect([&] {
+      const YAML::Node params = section["params"];
+      choice.params = params && !params.IsNull()
+                          ? params_from_yaml(component->spec.params, component->id(), params, file)
+                          : default_params(component->spec.params, component->id());
+    });
+  }
+  return choice;
+}
+
+Params read_section(const YAML::Node& node, const ParamSchema& schema, const std::string& name,
+                    const std::string& file, Problems& problems) {
+  Params params;
+  problems.collect([&] {
+    params = node && !node.IsNull() ? params_from_yaml(schema, name, node, file)
+                                    : default_params(schema, name);
+  });
+  return params;
+}
+
+LabeledData subset(const LabeledData& data, const at::Tensor& indices) {
+  return {data.inputs.index_select(0, indices), data.labels.index_select(0, indices),
+          data.num_classes};
+}
+
+LabeledData rows(const LabeledData& data, std::int64_t begin, std::int64_t end) {
+  return {data.inputs.slice(0, begin, end), data.labels.slice(0, begin, end), data.num_classes};
+}
+
+std::string fixed(double value, int digits) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << value;
+  return out.str();
+}
+
+std::string params_text(const Params& params) {
+  std::string text;
+  for (const auto& [name, value] : params.values()) {
+    const std::string shown = format_value(value);
+    text += (text.empty() ? "" : ", ") + name + ": " + (shown.empty() ? "\"\"" : shown);
+  }
+  return "{" + text + "}";
+}
+
+std::string shape_text(const DataShape& shape) {
+  std::string text;
+  for (std::int64_t d : shape.input_shape) text += (text.empty() ? "" : "x") + std::to_string(d);
+  return text;
+}
+
+}  // namespace
+
+ParamSchema split_schema() {
+  return {
+      param::choice("mode", {"membership", "ordered"}, "membership",
+                    "membership: members, non-members and dev from the membership plan; "
+                    "ordered: the dataset's own order (train, then dev, then test)"),
+      param::integer("members", 0, "Training samples (the members)").at_least(1).make_required(),
+      param::integer("dev", 0, "Dev samples for early stopping; 0: none").at_least(0),
+      param::integer("test", 0, "ordered: test samples after members and dev; 0: all the rest")
+          .at_least(0),
+      param::boolean("stratified", true, "membership: equal class counts in every set"),
+  };
+}
+
+TrainingRunConfig read_training_run(const std::filesystem::path& path, const Registry& registry) {
+  const std::string file = path.string();
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(file + ": cannot read the run file");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (!root.IsMap()) throw ConfigError(file + ": expected a map of sections");
+
+  TrainingRunConfig config;
+  config.source = file;
+  Problems problems;
+  const std::vector<std::string> sections = {"seed", "dataset", "model", "split", "trainer"};
+  for (const auto& entry : root) {
+    const std::string key = entry.first.Scalar();
+    if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
+      problems.add(where(entry.first, file) + ": unknown section '" + key + "'" +
+                   did_you_mean(key, sections));
+    }
+  }
+  if (const YAML::Node seed = root["seed"]) {
+    try {
+      config.seed = seed.as<std::uint64_t>();
+    } catch (const YAML::Exception&) {
+      problems.add(where(seed, file) + ": seed: expected a non-negative integer, found '" +
+                   seed.Scalar() + "'");
+    }
+  }
+  for (const auto& [key, kind] : {std::pair{"dataset", Kind::Dataset}, {"model", Kind::Model}}) {
+    if (!root[key]) {
+      problems.add(file + ": the section '" + std::string(key) + "' is required");
+      continue;
+    }
+    ComponentChoice choice = read_component(root[key], key, kind, registry, file, problems);
+    (kind == Kind::Dataset ? config.dataset : config.model) = std::move(choice);
+  }
+  if (!root["split"]) problems.add(file + ": the section 'split' is required");
+  const Params split = read_section(root["split"], split_schema(), "split", file, problems);
+  const Params trainer = read_section(root["trainer"], trainer_schema(), "trainer", file, problems);
+  problems.throw_if_any();
+
+  config.split.mode = split.get_string("mode") == "ordered" ? SplitMode::Ordered
+                                                            : SplitMode::Membership;
+  config.split.members = split.get_int("members");
+  config.split.dev = split.get_int("dev");
+  config.split.test = split.get_int("test");
+  config.split.stratified = split.get_bool("stratified");
+  config.trainer = trainer_settings(trainer);
+  config.trainer.seed = derive_seed(config.seed, "trainer");
+  return config;
+}
+
+TrainingRunResult run_training(const TrainingRunConfig& config, const Registry& registry,
+                               const std::filesystem::path& output, const TrainingRunHooks& hooks) {
+  auto status = [&](const std::string& line) {
+    if (hooks.status) hooks.status(line);
+  };
+  TrainingRunResult result;
+
+  Clock::time_point start = Clock::now();
+  const auto dataset = registry.create<Dataset>(split_qualified_name(config.dataset.component).second,
+                                                config.dataset.params);
+  BasicContext dataset_context(derive_seed(config.seed, "dataset"));
+  const LabeledData data = dataset->load(dataset_context);
+  check_labeled_data(data, config.dataset.component);
+  result.times.load_seconds = seconds_since(start);
+  status(config.dataset.component + ": " + std::to_string(data.labels.size(0)) +
+         " examples loaded in " + fixed(result.times.load_seconds, 2) + " s");
+
+  start = Clock::now();
+  LabeledData training, dev, test;
+  const SplitSettings& split = config.split;
+  const std::int64_t available = data.labels.size(0);
+  if (split.mode == SplitMode::Ordered) {
+    const std::int64_t first_test = split.members + split.dev;
+    const std::int64_t tests = split.test > 0 ? split.test : available - first_test;
+    if (first_test + tests > available || tests <= 0) {
+      throw ConfigError(config.source + ": split: members + dev + test = " +
+                        std::to_string(split.members) + " + " + std::to_string(split.dev) + " + " +
+                        std::to_string(split.test > 0 ? split.test : 1) + " examples needed, " +
+                        config.dataset.component + " has " + std::to_string(available));
+    }
+    training = rows(data, 0, split.members);
+    dev = rows(data, split.members, first_test);
+    test = rows(data, first_test, first_test + tests);
+  } else {
+    PlanSettings plan_settings;
+    plan_settings.members = split.members;
+    plan_settings.dev = split.dev;
+    plan_settings.stratified = split.stratified;
+    plan_settings.seed = derive_seed(config.seed, "plan");
+    result.plan = make_membership_plan(plan_settings, data.labels, data.num_classes);
+    training = subset(data, index_tensor(result.plan->victim.members));
+    dev = subset(data, index_tensor(result.plan->victim.dev));
+    test = subset(data, index_tensor(result.plan->victim.non_members));
+  }
+  result.train_size = training.labels.size(0);
+  result.dev_size = dev.labels.size(0);
+  result.test_size = test.labels.size(0);
+  result.times.plan_seconds = seconds_since(start);
+
+  start = Clock::now();
+  const auto model = registry.create<Model>(split_qualified_name(config.model.component).second,
+                                            config.model.params);
+  result.shape.input_shape.assign(data.inputs.sizes().begin() + 1, data.inputs.sizes().end());
+  result.shape.num_classes = data.num_classes;
+  BasicContext model_context(derive_seed(config.seed, "model"));
+  model->build(result.shape, model_context);
+  result.model = summarize_model(*model, result.shape);
+  result.times.build_seconds = seconds_since(start);
+  status(config.model.component + ": " + std::to_string(result.model.parameters) +
+         " parameters, " + std::to_string(result.model.dense_macs) + " MACs per example");
+
+  FitOptions options;
+  if (result.dev_size > 0) options.dev = &dev;
+  options.on_epoch = hooks.epoch_done;
+  BasicContext train_context(config.trainer.seed);
+  result.fit = fit(*model, training, config.trainer, options, train_context);
+  result.times.train_seconds = result.fit.train_seconds;
+  result.times.dev_seconds = result.fit.dev_seconds;
+
+  start = Clock::now();
+  const std::int64_t batch = config.trainer.eval_batch_size;
+  result.train = evaluate(*model, training, batch);
+  result.test = evaluate(*model, test, batch);
+  if (result.dev_size > 0) result.dev = evaluate(*model, dev, batch);
+  result.times.evaluate_seconds = seconds_since(start);
+
+  if (!output.empty()) {
+    start = Clock::now();
+    std::filesystem::create_directories(output);
+    CheckpointMetadata metadata{
+        {"run", config.source},
+        {"seed", std::to_string(config.seed)},
+        {"model", config.model.component},
+        {"model.params", params_text(config.model.params)},
+        {"dataset", config.dataset.component},
+        {"dataset.params", params_text(config.dataset.params)},
+        {"input_shape", shape_text(result.shape)},
+        {"num_classes", std::to_string(result.shape.num_classes)},
+    };
+    save_checkpoint(output / "model.ckpt", *model, MaskSet{}, metadata);
+    if (result.plan) save_plan(output / "plan.txt", *result.plan);
+    const std::string csv = format_epochs_csv(result.fit);
+    write_file_atomically(output / "epochs.csv", csv);
+    result.times.save_seconds = seconds_since(start);
+    write_file_atomically(output / "summary.txt", format_training_summary(config, result));
+  }
+  return result;
+}
+
+std::string format_epochs_csv(const FitReport& report) {
+  std::ostringstream out;
+  out << "epoch,learning_rate,samples,train_loss,train_accuracy,dev_loss,dev_accuracy,"
+         "train_seconds,dev_seconds\n";
+  out << std::setprecision(8);
+  for (const EpochRecord& e : report.epochs) {
+    out << e.epoch + 1 << ',' << e.learning_rate << ',' << e.samples << ',' << e.train_loss << ','
+        << e.train_accuracy << ',' << e.dev_loss << ',' << e.dev_accuracy << ','
+        << e.train_seconds << ',' << e.dev_seconds << '\n';
+  }
+  return out.str();
+}
+
+std::string format_training_summary(const TrainingRunConfig& config,
+                                    const TrainingRunResult& result) {
+  std::ostringstream out;
+  const bool membership = config.split.mode == SplitMode::Membership;
+  out << "run:       " << config.source << " (seed " << config.seed << ")\n"
+      << "dataset:   " << config.dataset.component << " " << params_text(config.dataset.params)
+      << "\n"
+      << "split:     " << (membership ? "membership plan" : "dataset order") << ": "
+      << result.train_size << " train, " << result.dev_size << " dev, " << result.test_size
+      << (membership ? " non-members (test)" : " test") << "\n"
+      << "model:     " << config.model.component << " " << params_text(config.model.params)
+      << "\n"
+      << "           " << result.model.parameters << " parameters, " << result.model.dense_macs
+      << " MACs per example (" << result.model.effective_macs << " effective)\n"
+      << "trainer:   " << result.fit.epochs.size() << " epochs";
+  if (result.fit.stopped_early) out << " (stopped early)";
+  if (result.fit.best_epoch >= 0) out << ", best dev epoch " << result.fit.best_epoch + 1;
+  if (result.fit.restored_best) out << " (restored)";
+  out << "\n\n"
+      << "train accuracy " << fixed(result.train.accuracy * 100, 2) << " %  (loss "
+      << fixed(result.train.loss, 4) << ")\n";
+  if (result.dev) {
+    out << "dev accuracy   " << fixed(result.dev->accuracy * 100, 2) << " %  (loss "
+        << fixed(result.dev->loss, 4) << ")\n";
+  }
+  out << "test accuracy  " << fixed(result.test.accuracy * 100, 2) << " %  (loss "
+      << fixed(result.test.loss, 4) << ")\n"
+      << "gap            " << fixed((result.train.accuracy - result.test.accuracy) * 100, 2)
+      << " points of accuracy, " << fixed(result.test.loss - result.train.loss, 4)
+      << " of loss\n\n";
+  const PhaseTimes& t = result.times;
+  out << "wall time: load " << fixed(t.load_seconds, 2) << " s, split " << fixed(t.plan_seconds, 2)
+      << " s, build " << fixed(t.build_seconds, 2) << " s, train " << fixed(t.train_seconds, 2)
+      << " s, dev " << fixed(t.dev_seconds, 2) << " s, evaluate " << fixed(t.evaluate_seconds, 2)
+      << " s, save " << fixed(t.save_seconds, 2) << " s\n";
+  return out.str();
+}
+
+}  // namespace secateurs::host
