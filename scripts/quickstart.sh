@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job. Installs what is missing, builds secateurs and shows what this build can
 # do: the build fingerprint and BLAS in use, every loaded component and its parameters,
-# and Fashion-MNIST loaded, checked and summarised.
+# Fashion-MNIST loaded, checked and summarised, and the victim model of the membership
+# experiments trained and evaluated.
 # It becomes the Fashion-MNIST quickstart experiment once the experiment graphs land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +24,7 @@ echo
 done
 echo
 "$secateurs" dataset dataset.fashion_mnist
+echo
+# The membership experiments' victim: an MLP overfit on 5,000 members drawn by the
+# membership plan; the report ends with train/test accuracy and the generalization gap.
+"$secateurs" train experiments/train/mlp_fashion_mnist_5000.yaml --output runs/quickstart

@@ -25,6 +25,7 @@
 #include "host/runtime_info.h"
 #include "host/yaml_params.h"
 #include "new_plugin.h"
+#include "train_command.h"
 #include "secateurs/dataset.h"
 #include "secateurs/version.h"
 
@@ -232,6 +233,16 @@ int main(int argc, char** argv) {
       ->required();
   dataset_cmd->add_option("--params", params_file, "YAML file with the dataset's parameters");
   dataset_cmd->add_option("--seed", seed, "Seed handed to the dataset (synthetic data)");
+  std::string run_file, output_dir;
+  int threads = 0;
+  CLI::App* train_cmd = app.add_subcommand(
+      "train", "Train and evaluate one model as a run file says (dataset, split, model, trainer)");
+  train_cmd->add_option("run", run_file, "YAML run file, e.g. experiments/train/mlp_fashion_mnist.yaml")
+      ->required();
+  train_cmd->add_option("--output", output_dir,
+                        "Directory for model.ckpt, epochs.csv, summary.txt and plan.txt");
+  train_cmd->add_option("--threads", threads, "LibTorch intra-op threads; 0: LibTorch's default")
+      ->check(CLI::NonNegativeNumber);
   CLI::App* info_cmd = app.add_subcommand(
       "info", "Show the version, build fingerprint, plugin search path and BLAS in use");
 
@@ -256,6 +267,7 @@ int main(int argc, char** argv) {
     if (*describe_cmd) return describe(registry, component_name);
     if (*validate_cmd) return validate(registry, component_name, config_file);
     if (*dataset_cmd) return summarize_dataset(registry, component_name, params_file, seed);
+    if (*train_cmd) return cli::train(registry, run_file, output_dir, threads, std::cout);
   } catch (const NotFoundError& e) {
     std::cerr << "secateurs: " << e.what() << "\n";
     return kNotFound;

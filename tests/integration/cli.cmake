@@ -63,3 +63,29 @@ execute_process(COMMAND head -c 2000 /usr/share/datasets/fashion-mnist/t10k-labe
 check(6 "cut/t10k-labels-idx1-ubyte.gz: the gzip stream ends early \\(the file is truncated\\)"
       dataset dataset.fashion_mnist --params ${WORK_DIR}/cut.yaml)
 check(2 "attack.good_attack is not a dataset" dataset attack.good_attack ${fixtures})
+
+# `train`: a tiny run on synthetic blobs writes its files; a misspelt run file is refused
+# before any work, with every problem located.
+file(WRITE ${WORK_DIR}/blobs-run.yaml [=[
+seed: 3
+dataset: {component: dataset.synthetic_blobs, params: {samples: 600, classes: 3, features: 5}}
+model: {component: model.mlp, params: {hidden: [16]}}
+split: {mode: membership, members: 200, dev: 50}
+trainer: {epochs: 3, batch_size: 32, patience: 2, restore_best: true}
+]=])
+check(0 "epoch   3/3.*split: +membership plan: 200 train, 50 dev, 200 non-members.*test accuracy"
+      train ${WORK_DIR}/blobs-run.yaml --output ${WORK_DIR}/blobs-out --threads 1)
+foreach(written model.ckpt plan.txt epochs.csv summary.txt)
+  if(NOT EXISTS ${WORK_DIR}/blobs-out/${written})
+    message(FATAL_ERROR "secateurs train wrote no ${written}")
+  endif()
+endforeach()
+file(WRITE ${WORK_DIR}/bad-run.yaml [=[
+seed: 3
+dataset: {component: dataset.synthetic_blob}
+model: {component: model.mlp, params: {hiden: [16]}}
+split: {members: 200}
+trainr: {epochs: 3}
+]=])
+check(5 "bad-run.yaml:5:1: unknown section 'trainr'; did you mean 'trainer'\\?.*no component named dataset.synthetic_blob; did you mean 'dataset.synthetic_blobs'\\?.*bad-run.yaml:3:[0-9]+: model.mlp: unknown parameter 'hiden'; did you mean 'hidden'\\?"
+      train ${WORK_DIR}/bad-run.yaml)
