@@ -95,51 +95,32 @@ constexpr const char* kPruner = R"(// @NAME@: a pruner plugin for secateurs.
 
 namespace {
 
-// Magnitude pruning: removes the weights of smallest |w|, over all targets at once
-// ("global") or to the same sparsity in each target ("per_layer").
+// Magnitude pruning: removes the weights of smallest |w|, to the same sparsity in each
+// layer ("layer") or by one ranking over all of them ("global"). keep_highest does the
+// ranking (already-pruned weights first, ties by position); a structured pruner scores
+// request.groups and returns keep_channels(...) as the decision's channels instead.
 class @CLASS@ final : public secateurs::Pruner {
  public:
-  explicit @CLASS@(const secateurs::Params& params) : global_(params.get_string("scope") == "global") {}
+  explicit @CLASS@(const secateurs::Params& params)
+      : scope_(params.get_string("scope") == "global" ? secateurs::PruneScope::Global
+                                                      : secateurs::PruneScope::Layer) {}
 
-  std::vector<at::Tensor> compute_masks(secateurs::Model&,
-                                        const std::vector<secateurs::PruneTarget>& targets,
-                                        double sparsity, secateurs::Context&) override {
-    torch::NoGradGuard no_grad;
+  secateurs::PruningDecision prune(secateurs::Model&, const secateurs::PruningRequest& request,
+                                   secateurs::Context&) override {
     std::vector<at::Tensor> scores;
-    for (const auto& target : targets) scores.push_back((target.weight.abs() * target.mask).flatten());
-    std::vector<at::Tensor> masks;
-    if (global_) {
-      const at::Tensor threshold = prune_threshold(torch::cat(scores), sparsity);
-      for (std::size_t i = 0; i < targets.size(); ++i) masks.push_back(keep(targets[i], scores[i], threshold));
-    } else {
-      for (std::size_t i = 0; i < targets.size(); ++i) {
-        masks.push_back(keep(targets[i], scores[i], prune_threshold(scores[i], sparsity)));
-      }
-    }
-    return masks;
+    for (const auto& target : request.targets) scores.push_back(target.weight.detach().abs());
+    return {secateurs::keep_highest(request.targets, scores, request.sparsity, scope_), {}};
   }
 
  private:
-  // The score at or below which weights go; -1 (nothing goes) at sparsity 0.
-  static at::Tensor prune_threshold(const at::Tensor& scores, double sparsity) {
-    const auto count = static_cast<std::int64_t>(std::llround(sparsity * scores.numel()));
-    if (count == 0) return torch::full({}, -1.0, scores.options());
-    return std::get<0>(scores.kthvalue(count));
-  }
-
-  static at::Tensor keep(const secateurs::PruneTarget& target, const at::Tensor& scores,
-                         const at::Tensor& threshold) {
-    return (scores > threshold).to(target.mask.dtype()).view_as(target.mask) * target.mask;
-  }
-
-  bool global_;
+  secateurs::PruneScope scope_;
 };
 
 void register_components(secateurs::Registrar& registrar) {
   registrar.add<@CLASS@>(
-      secateurs::Kind::Pruner, "@NAME@", "Magnitude pruning, global or per layer",
-      {secateurs::param::choice("scope", {"global", "per_layer"}, "global",
-                                "Rank weights over the whole model or within each layer")});
+      secateurs::Kind::Pruner, "@NAME@", "Magnitude pruning, per layer or global",
+      {secateurs::param::choice("scope", {"layer", "global"}, "layer",
+                                "Each layer to the sparsity, or one ranking over all layers")});
 }
 
 }  // namespace

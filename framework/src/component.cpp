@@ -30,11 +30,16 @@ Component::~Component() = default;
 Context::~Context() = default;
 Dataset::~Dataset() = default;
 Model::~Model() = default;
+std::vector<ChannelGroup> Model::channel_groups() const {
+  return {};
+}
 Pruner::~Pruner() = default;
 Attack::~Attack() = default;
 Defense::~Defense() = default;
 
-bool Defense::needs_memorization() const { return false; }
+bool Defense::needs_memorization() const {
+  return false;
+}
 void Defense::begin_round(const TrainingSet&, const RoundInfo&, Context&) {}
 std::vector<std::int64_t> Defense::epoch_samples(const TrainingSet&, const RoundInfo&, int,
                                                  Context&) {
@@ -47,7 +52,9 @@ void Defense::prepare_batch(Batch&, Context&) {}
 at::Tensor Defense::loss(const Batch&, const at::Tensor&, const at::Tensor& base_loss, Context&) {
   return base_loss;
 }
-bool Defense::compute_gradients(Model&, const Batch&, Context&) { return false; }
+bool Defense::compute_gradients(Model&, const Batch&, Context&) {
+  return false;
+}
 void Defense::after_step(Model&, const Batch&, Context&) {}
 void Defense::end_round(Model&, Context&) {}
 

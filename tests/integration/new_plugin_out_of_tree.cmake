@@ -46,7 +46,7 @@ expect("${run_output}" "${KIND} +${name} +0\\.1\\.0 +${name} +[^\n]*lib${name}\\
 
 run(${exe} describe ${KIND}.${name} --plugin-path ${dir}/build/plugins)
 set(expected_attack  "temperature +float \\[0\\.001, 1000\\], default 1")
-set(expected_pruner  "scope +enum {global, per_layer}, default global")
+set(expected_pruner  "scope +enum {layer, global}, default layer")
 set(expected_defense "weight +float \\[0, 10\\], default 0\\.1")
 set(expected_dataset "samples +int \\[1, 10000000\\], default 1000.*separation +float >= 0, default 3")
 set(expected_model   "hidden +int \\[1, 100000\\], default 256")

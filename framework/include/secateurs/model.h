@@ -22,6 +22,28 @@ struct DataShape {
   std::int64_t num_classes = 0;
 };
 
+// A layer that reads a channel group's channels as its inputs (dim 1 of its weight), in
+// blocks of `inputs_per_channel` consecutive inputs (a flattened conv output feeding a
+// linear layer: height x width inputs per channel).
+struct ChannelConsumer {
+  std::string module;  // e.g. "classifier.0"; its parameter "<module>.weight"
+  std::int64_t inputs_per_channel = 1;
+};
+
+// Channels (conv filters, hidden units) that exist or go together. Removing channel c
+// removes index c along dim 0 of every producer's weight and bias, of every batch norm's
+// weight, bias and running statistics, and input block c of every consumer. A model
+// declares its groups (Model::channel_groups), sized from its current weights (after a
+// removal they shrink); producers whose outputs are added (a
+// residual connection) belong to one group.
+struct ChannelGroup {
+  std::string name;  // the first producer's module name, e.g. "features.0"
+  std::int64_t size = 0;
+  std::vector<std::string> producers;  // modules: "<m>.weight" [size, ...], "<m>.bias" [size]
+  std::vector<std::string> norms;      // batch-norm modules over the channels
+  std::vector<ChannelConsumer> consumers;
+};
+
 // The component owns its network. Calls after build() may come from any one thread at a
 // time; the host never shares one Model between concurrent trainings.
 class SECATEURS_API Model : public Component {
@@ -33,6 +55,10 @@ class SECATEURS_API Model : public Component {
   virtual torch::nn::Module& module() = 0;
   // Logits [N, num_classes] for inputs [N, input_shape...].
   virtual at::Tensor forward(const at::Tensor& inputs) = 0;
+  // The channels structured pruning may remove, after build(); none by default (the
+  // model then supports unstructured pruning only). forward() must work after the host
+  // has shrunk the listed tensors, so read sizes from tensors, not from layer options.
+  virtual std::vector<ChannelGroup> channel_groups() const;
 };
 
 // Checks for models, so that every model words its refusals alike.
@@ -46,6 +72,15 @@ SECATEURS_API void check_data_shape(std::string_view model, const DataShape& sha
 // [N, shape.input_shape...], and Error when `shape` is empty because build() has not run.
 SECATEURS_API void check_model_inputs(std::string_view model, const DataShape& shape,
                                       const at::Tensor& inputs);
+
+// Channel groups of a chain network: its convolution and linear layers run one after the
+// other in the order they were registered on `root`, each feeding the next (through
+// activations, pooling, dropout or a flatten; no branches, no residual sums), and a batch
+// norm registered right after a layer normalises that layer's outputs. Every layer but
+// the last (the output layer) forms a group; its consumer is the next layer, which reads
+// next.in / this.out inputs per channel (more than 1 after a flatten). Sizes come from the
+// current weights. Throws Error when consecutive layers do not fit that pattern.
+SECATEURS_API std::vector<ChannelGroup> chain_channel_groups(torch::nn::Module& root);
 
 // A base for models made of torch::nn layers, so that each keeps the contract in one
 // place: build() checks the shape (check_data_shape), lets make_layers() register the
@@ -83,6 +118,8 @@ class NetworkModel : public Model {
   // Logits [N, num_classes] for inputs already checked against the built shape.
   virtual at::Tensor run(const at::Tensor& inputs) = 0;
   const std::string& id() const { return id_; }
+  // The root module, for const members such as channel_groups().
+  torch::nn::Module& root() const { return *root_; }
 
  private:
   std::string id_;

@@ -8,6 +8,7 @@
 #include "secateurs/dataset.h"
 #include "secateurs/defense.h"
 #include "secateurs/error.h"
+#include "secateurs/gradients.h"
 #include "secateurs/init.h"
 #include "secateurs/model.h"
 #include "secateurs/params.h"

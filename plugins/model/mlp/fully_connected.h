@@ -28,6 +28,10 @@ class FullyConnected final : public secateurs::NetworkModel {
                           "Non-linearity after each hidden layer")};
   }
 
+  std::vector<secateurs::ChannelGroup> channel_groups() const override {
+    return secateurs::chain_channel_groups(root());
+  }
+
  private:
   void make_layers(torch::nn::Module& root, const secateurs::DataShape& shape) override {
     std::int64_t width = 1;

@@ -22,6 +22,10 @@ class SmallCnn final : public secateurs::NetworkModel {
     }
   }
 
+  std::vector<secateurs::ChannelGroup> channel_groups() const override {
+    return secateurs::chain_channel_groups(root());
+  }
+
  private:
   void make_layers(torch::nn::Module& root, const secateurs::DataShape& shape) override {
     std::int64_t in = shape.input_shape[0];

@@ -46,6 +46,10 @@ class VggBn final : public secateurs::NetworkModel {
         configuration_(configuration(params.get_int("depth"))),
         width_(params.get_float("width")) {}
 
+  std::vector<secateurs::ChannelGroup> channel_groups() const override {
+    return secateurs::chain_channel_groups(root());
+  }
+
  private:
   void make_layers(torch::nn::Module& root, const secateurs::DataShape& shape) override {
     std::int64_t in = shape.input_shape[0];
