@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job. Installs what is missing, builds secateurs and shows what this build can
 # do: the build fingerprint and BLAS in use, every loaded component and its parameters,
-# Fashion-MNIST loaded, checked and summarised, and the victim model of the membership
-# experiments trained and evaluated.
+# Fashion-MNIST loaded, checked and summarised, the victim model of the membership
+# experiments trained and evaluated, then pruned in five iterative rounds.
 # It becomes the Fashion-MNIST quickstart experiment once the experiment graphs land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +28,8 @@ echo
 # The membership experiments' victim: an MLP overfit on 5,000 members drawn by the
 # membership plan; the report ends with train/test accuracy and the generalization gap.
 "$secateurs" train experiments/train/mlp_fashion_mnist_5000.yaml --output runs/quickstart
+echo
+# The victim pruned: five rounds of magnitude pruning to 70 %, each measured (sparsity,
+# size, cost, train/dev/test accuracy).
+"$secateurs" prune experiments/prune/mlp_fashion_mnist_5000.yaml \
+  --set pruning.start.checkpoint=runs/quickstart/model.ckpt --output runs/quickstart/pruned

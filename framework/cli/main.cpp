@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -25,9 +26,10 @@
 #include "host/runtime_info.h"
 #include "host/yaml_params.h"
 #include "new_plugin.h"
-#include "train_command.h"
+#include "prune_command.h"
 #include "secateurs/dataset.h"
 #include "secateurs/version.h"
+#include "train_command.h"
 
 namespace {
 
@@ -167,6 +169,14 @@ int info(const std::vector<std::string>& plugin_paths) {
   }
   const BlasInfo blas = loaded_blas();
   std::cout << "\nBLAS: " << (blas.library.empty() ? "none loaded" : blas.library) << "\n";
+  if (!blas.config.empty()) {
+    std::cout << "  " << blas.config << "; kernels " << blas.core << ", " << blas.threads
+              << " thread" << (blas.threads == 1 ? "" : "s") << "\n";
+  }
+  if (const char* forced = std::getenv("OPENBLAS_CORETYPE"); forced != nullptr) {
+    std::cout << "  kernels forced by OPENBLAS_CORETYPE=" << forced
+              << " (unset it to let OpenBLAS choose for this CPU)\n";
+  }
   if (!blas.advice.empty()) std::cout << "  " << blas.advice << "\n";
   return kOk;
 }
@@ -193,6 +203,7 @@ std::optional<int> check_command_name(const CLI::App& app, int argc, char** argv
 }  // namespace
 
 int main(int argc, char** argv) {
+  prepare_process();
   CLI::App app{"secateurs: measure and defend the security of pruned neural networks."};
   app.set_version_flag("--version", version_text());
   app.footer(kExitCodes);
@@ -234,14 +245,29 @@ int main(int argc, char** argv) {
   dataset_cmd->add_option("--params", params_file, "YAML file with the dataset's parameters");
   dataset_cmd->add_option("--seed", seed, "Seed handed to the dataset (synthetic data)");
   std::string run_file, output_dir;
+  std::vector<std::string> overrides;
   int threads = 0;
   CLI::App* train_cmd = app.add_subcommand(
       "train", "Train and evaluate one model as a run file says (dataset, split, model, trainer)");
-  train_cmd->add_option("run", run_file, "YAML run file, e.g. experiments/train/mlp_fashion_mnist.yaml")
+  train_cmd
+      ->add_option("run", run_file, "YAML run file, e.g. experiments/train/mlp_fashion_mnist.yaml")
       ->required();
   train_cmd->add_option("--output", output_dir,
                         "Directory for model.ckpt, epochs.csv, summary.txt and plan.txt");
   train_cmd->add_option("--threads", threads, "LibTorch intra-op threads; 0: LibTorch's default")
+      ->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--set", overrides,
+                        "Override a run-file value: KEY=VALUE, e.g. trainer.epochs=5 (repeatable)");
+  CLI::App* prune_cmd = app.add_subcommand(
+      "prune", "Prune a dense model under a schedule as a run file says, measuring every round");
+  prune_cmd->add_option("run", run_file, "YAML run file, e.g. experiments/prune/mlp_magnitude.yaml")
+      ->required();
+  prune_cmd->add_option("--output", output_dir,
+                        "Directory for model.ckpt, rounds.csv, layers.csv and summary.txt");
+  prune_cmd->add_option("--set", overrides,
+                        "Override a run-file value: KEY=VALUE, e.g. pruning.schedule.sparsity=0.9 "
+                        "(repeatable)");
+  prune_cmd->add_option("--threads", threads, "LibTorch intra-op threads; 0: LibTorch's default")
       ->check(CLI::NonNegativeNumber);
   CLI::App* info_cmd = app.add_subcommand(
       "info", "Show the version, build fingerprint, plugin search path and BLAS in use");
@@ -267,7 +293,12 @@ int main(int argc, char** argv) {
     if (*describe_cmd) return describe(registry, component_name);
     if (*validate_cmd) return validate(registry, component_name, config_file);
     if (*dataset_cmd) return summarize_dataset(registry, component_name, params_file, seed);
-    if (*train_cmd) return cli::train(registry, run_file, output_dir, threads, std::cout);
+    if (*train_cmd) {
+      return cli::train(registry, run_file, overrides, output_dir, threads, std::cout);
+    }
+    if (*prune_cmd) {
+      return cli::prune(registry, run_file, overrides, output_dir, threads, std::cout);
+    }
   } catch (const NotFoundError& e) {
     std::cerr << "secateurs: " << e.what() << "\n";
     return kNotFound;

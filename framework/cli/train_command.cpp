@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "host/runtime_info.h"
 #include "host/training_run.h"
 
 namespace secateurs::cli {
@@ -20,23 +21,27 @@ std::string percent(double fraction) {
 
 }  // namespace
 
+std::function<void(const host::EpochRecord&)> epoch_printer(int epochs, std::ostream& out) {
+  return [epochs, &out](const host::EpochRecord& e) {
+    out << "epoch " << std::setw(3) << e.epoch + 1 << "/" << epochs << "  lr " << std::fixed
+        << std::setprecision(5) << e.learning_rate << "  loss " << std::setprecision(4)
+        << e.train_loss << "  train " << percent(e.train_accuracy) << "  dev "
+        << percent(e.dev_accuracy) << "  " << std::setprecision(1)
+        << e.train_seconds + e.dev_seconds << " s\n"
+        << std::defaultfloat << std::flush;
+  };
+}
+
 int train(const host::Registry& registry, const std::filesystem::path& run_file,
-          const std::filesystem::path& output, int threads, std::ostream& out) {
-  const host::TrainingRunConfig config = host::read_training_run(run_file, registry);
-  if (threads > 0) at::set_num_threads(threads);
+          const std::vector<std::string>& overrides, const std::filesystem::path& output,
+          int threads, std::ostream& out) {
+  const host::TrainingRunConfig config = host::read_training_run(run_file, registry, overrides);
+  host::set_compute_threads(threads);
   out << "secateurs train " << run_file.string() << " (LibTorch threads: " << at::get_num_threads()
       << ")\n";
   host::TrainingRunHooks hooks;
   hooks.status = [&](const std::string& line) { out << line << "\n" << std::flush; };
-  const int epochs = config.trainer.epochs;
-  hooks.epoch_done = [&](const host::EpochRecord& e) {
-    out << "epoch " << std::setw(3) << e.epoch + 1 << "/" << epochs << "  lr " << std::fixed
-        << std::setprecision(5) << e.learning_rate << "  loss " << std::setprecision(4)
-        << e.train_loss << "  train " << percent(e.train_accuracy) << "  dev "
-        << percent(e.dev_accuracy) << "  " << std::setprecision(1) << e.train_seconds + e.dev_seconds
-        << " s\n"
-        << std::defaultfloat << std::flush;
-  };
+  hooks.epoch_done = epoch_printer(config.trainer.epochs, out);
   const host::TrainingRunResult result = host::run_training(config, registry, output, hooks);
   out << "\n" << host::format_training_summary(config, result);
   if (!output.empty()) out << "written to " << output.string() << "\n";

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "secateurs/error.h"
+#include "secateurs/gradients.h"
 #include "secateurs/random.h"
 
 namespace secateurs::host {
@@ -42,23 +43,23 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainerSettings& s
                                                         std::vector<at::Tensor> parameters) {
   switch (s.optimizer) {
     case OptimizerKind::Sgd:
-      return std::make_unique<torch::optim::SGD>(
-          std::move(parameters), torch::optim::SGDOptions(s.learning_rate)
-                                     .momentum(s.momentum)
-                                     .nesterov(s.nesterov)
-                                     .weight_decay(s.weight_decay));
+      return std::make_unique<torch::optim::SGD>(std::move(parameters),
+                                                 torch::optim::SGDOptions(s.learning_rate)
+                                                     .momentum(s.momentum)
+                                                     .nesterov(s.nesterov)
+                                                     .weight_decay(s.weight_decay));
     case OptimizerKind::Adam:
-      return std::make_unique<torch::optim::Adam>(
-          std::move(parameters), torch::optim::AdamOptions(s.learning_rate)
-                                     .betas({s.beta1, s.beta2})
-                                     .eps(s.epsilon)
-                                     .weight_decay(s.weight_decay));
+      return std::make_unique<torch::optim::Adam>(std::move(parameters),
+                                                  torch::optim::AdamOptions(s.learning_rate)
+                                                      .betas({s.beta1, s.beta2})
+                                                      .eps(s.epsilon)
+                                                      .weight_decay(s.weight_decay));
     case OptimizerKind::AdamW:
-      return std::make_unique<torch::optim::AdamW>(
-          std::move(parameters), torch::optim::AdamWOptions(s.learning_rate)
-                                     .betas({s.beta1, s.beta2})
-                                     .eps(s.epsilon)
-                                     .weight_decay(s.weight_decay));
+      return std::make_unique<torch::optim::AdamW>(std::move(parameters),
+                                                   torch::optim::AdamWOptions(s.learning_rate)
+                                                       .betas({s.beta1, s.beta2})
+                                                       .eps(s.epsilon)
+                                                       .weight_decay(s.weight_decay));
   }
   throw Error("unknown optimizer");
 }
@@ -215,6 +216,20 @@ ParamSchema trainer_schema() {
                     "What early stopping watches"),
       param::real("min_delta", d.min_delta, "Smallest change that counts as an improvement")
           .range(0, 1e9),
+      param::boolean("channels_last", d.channels_last,
+                     "Convolution weights in channels-last layout (faster on CPU)"),
+      param::real("adversarial_epsilon", d.adversarial_epsilon,
+                  "Adversarial training: L-infinity radius of the PGD examples; 0: off")
+          .range(0, 1),
+      param::integer("adversarial_steps", d.adversarial_steps,
+                     "Adversarial training: PGD steps per batch")
+          .range(1, 1000),
+      param::real("adversarial_step_size", d.adversarial_step_size,
+                  "Adversarial training: PGD step; 0: 2.5 * epsilon / steps")
+          .range(0, 1),
+      param::real("adversarial_fraction", d.adversarial_fraction,
+                  "Adversarial training: share of each batch replaced by PGD examples")
+          .range(0, 1),
   };
 }
 
@@ -245,10 +260,35 @@ TrainerSettings trainer_settings(const Params& p) {
   s.restore_best = p.get_bool("restore_best");
   s.monitor = p.get_string("monitor") == "dev_loss" ? Monitor::DevLoss : Monitor::DevAccuracy;
   s.min_delta = p.get_float("min_delta");
+  s.channels_last = p.get_bool("channels_last");
+  s.adversarial_epsilon = p.get_float("adversarial_epsilon");
+  s.adversarial_steps = static_cast<int>(p.get_int("adversarial_steps"));
+  s.adversarial_step_size = p.get_float("adversarial_step_size");
+  s.adversarial_fraction = p.get_float("adversarial_fraction");
   return s;
 }
 
-void apply_masks(Model& model, const MaskSet& masks) { zero_masked_weights(bind_masks(model, masks)); }
+void apply_masks(Model& model, const MaskSet& masks) {
+  zero_masked_weights(bind_masks(model, masks));
+}
+
+namespace {
+
+// In place, before the optimizer exists: its state must be created in the same layout.
+// A copy into an empty channels-last tensor, because contiguous() keeps the strides of
+// tensors that are both NCHW- and NHWC-contiguous (one input channel, 1x1 kernels) and
+// oneDNN then takes the slower path.
+void use_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (at::Tensor& p : module.parameters()) {
+    const bool already = p.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+                         !p.is_contiguous(at::MemoryFormat::Contiguous);
+    if (p.dim() != 4 || already) continue;
+    p.set_data(at::empty_like(p, at::MemoryFormat::ChannelsLast).copy_(p));
+  }
+}
+
+}  // namespace
 
 FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& settings,
               const FitOptions& options, Context& context) {
@@ -270,6 +310,7 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
   if (options.dev != nullptr) check_data(*options.dev, "dev set");
 
   torch::nn::Module& module = model.module();
+  if (settings.channels_last) use_channels_last(module);
   const std::vector<BoundMask> masks =
       options.masks != nullptr ? bind_masks(model, *options.masks) : std::vector<BoundMask>{};
   zero_masked_weights(masks);
@@ -283,8 +324,8 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
   Defense* defense = options.defense;
   RoundInfo round = options.round;
   round.epochs = settings.epochs;
-  TrainingSet view{training.inputs, training.labels, training.num_classes, options.memorization,
-                   {}, {}};
+  TrainingSet view{
+      training.inputs, training.labels, training.num_classes, options.memorization, {}, {}};
   if (options.reference != nullptr) {
     view.reference_inputs = options.reference->inputs;
     view.reference_labels = options.reference->labels;
@@ -306,8 +347,8 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
       for (std::int64_t p : groups[g].positions) {
         std::int64_t& owner = group_of[static_cast<std::size_t>(p)];
         if (owner >= 0 && owner != static_cast<std::int64_t>(g)) {
-          throw Error("sample groups '" + groups[static_cast<std::size_t>(owner)].name +
-                      "' and '" + groups[g].name + "' both claim position " + std::to_string(p));
+          throw Error("sample groups '" + groups[static_cast<std::size_t>(owner)].name + "' and '" +
+                      groups[g].name + "' both claim position " + std::to_string(p));
         }
         owner = static_cast<std::int64_t>(g);
       }
@@ -318,6 +359,12 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
   // Distinct rounds of one seed must not replay the same batch order.
   at::Generator shuffle =
       make_generator(derive_seed(settings.seed, "shuffle.round." + std::to_string(round.round)));
+  at::Generator adversarial = make_generator(
+      derive_seed(settings.seed, "adversarial.round." + std::to_string(round.round)));
+  PgdSettings pgd;
+  pgd.epsilon = settings.adversarial_epsilon;
+  pgd.steps = settings.adversarial_steps;
+  pgd.step_size = settings.adversarial_step_size;
   FitReport report;
   std::optional<ModelState> best_state;
   double best_score = -std::numeric_limits<double>::infinity();
@@ -335,8 +382,8 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
       if (!chosen.empty()) {
         check_positions(chosen, size, "the defense's epoch samples");
         const at::Tensor positions = torch::tensor(chosen, torch::kInt64);
-        order = positions.index_select(
-            0, torch::randperm(positions.size(0), shuffle, torch::kInt64));
+        order =
+            positions.index_select(0, torch::randperm(positions.size(0), shuffle, torch::kInt64));
       }
     }
     if (!order.defined()) order = torch::randperm(size, shuffle, torch::kInt64);
@@ -352,11 +399,22 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
       const at::Tensor batch_groups = group_tensor.index_select(0, batch_positions);
       for (std::int64_t g = -1; g < static_cast<std::int64_t>(groups.size()); ++g) {
         at::Tensor positions =
-            groups.empty() ? batch_positions
-                           : batch_positions.masked_select(batch_groups.eq(g));
+            groups.empty() ? batch_positions : batch_positions.masked_select(batch_groups.eq(g));
         if (positions.numel() == 0) continue;
         Batch batch{training.inputs.index_select(0, positions),
-                    training.labels.index_select(0, positions), positions, {}};
+                    training.labels.index_select(0, positions),
+                    positions,
+                    {}};
+        if (pgd.epsilon > 0 && settings.adversarial_fraction > 0) {
+          const std::int64_t n = batch.inputs.size(0);
+          const auto attacked = std::min<std::int64_t>(
+              n, static_cast<std::int64_t>(
+                     std::ceil(settings.adversarial_fraction * static_cast<double>(n))));
+          const LabeledData clean{batch.inputs.slice(0, 0, attacked),
+                                  batch.labels.slice(0, 0, attacked), training.num_classes};
+          batch.inputs = torch::cat(
+              {pgd_examples(model, clean, pgd, adversarial), batch.inputs.slice(0, attacked)});
+        }
         if (defense != nullptr) defense->prepare_batch(batch, context);
 
         optimizer->zero_grad();
@@ -448,9 +506,8 @@ Predictions predict(Model& model, const at::Tensor& inputs, const at::Tensor& in
   std::vector<at::Tensor> chunks;
   for (std::int64_t start = 0; start < count; start += batch_size) {
     const std::int64_t end = std::min(start + batch_size, count);
-    const at::Tensor rows = indices.defined()
-                                ? inputs.index_select(0, indices.slice(0, start, end))
-                                : inputs.slice(0, start, end);
+    const at::Tensor rows = indices.defined() ? inputs.index_select(0, indices.slice(0, start, end))
+                                              : inputs.slice(0, start, end);
     chunks.push_back(model.forward(rows).to(torch::kFloat32));
   }
   Predictions out;
@@ -471,8 +528,7 @@ Evaluation evaluate(Model& model, const LabeledData& data, std::int64_t batch_si
                     logits.to(torch::kFloat64), data.labels,
                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kMean))
                     .item<double>();
-  result.accuracy =
-      logits.argmax(1).eq(data.labels).to(torch::kFloat64).mean().item<double>();
+  result.accuracy = logits.argmax(1).eq(data.labels).to(torch::kFloat64).mean().item<double>();
   return result;
 }
 

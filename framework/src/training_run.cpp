@@ -27,91 +27,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string where(const YAML::Node& node, const std::string& file) {
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return file;
-  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-}
-
-// Collects the problems of a whole run file, so the user fixes it in one pass.
-class Problems {
- public:
-  void add(std::string line) { lines_.push_back(std::move(line)); }
-  // Runs `check`, keeping the ConfigError/NotFoundError it throws as a problem.
-  template <class Check>
-  void collect(Check&& check) {
-    try {
-      check();
-    } catch (const ConfigError& e) {
-      add(e.what());
-    } catch (const NotFoundError& e) {
-      add(e.what());
-    }
-  }
-  void throw_if_any() const {
-    if (lines_.empty()) return;
-    std::string text;
-    for (const std::string& line : lines_) text += (text.empty() ? "" : "\n") + line;
-    throw ConfigError(text);
-  }
-
- private:
-  std::vector<std::string> lines_;
-};
-
-ComponentChoice read_component(const YAML::Node& section, const std::string& key, Kind kind,
-                               const Registry& registry, const std::string& file,
-                               Problems& problems) {
-  ComponentChoice choice;
-  if (!section.IsMap()) {
-    problems.add(where(section, file) + ": " + key +
-                 ": expected a map with 'component' and 'params'");
-    return choice;
-  }
-  const RegisteredComponent* component = nullptr;
-  for (const auto& entry : section) {
-    const std::string name = entry.first.Scalar();
-    if (name == "component") {
-      choice.component = entry.second.Scalar();
-      problems.collect([&] {
-        const auto [found_kind, found_name] = split_qualified_name(choice.component);
-        if (found_kind != kind) {
-          throw ConfigError(where(entry.second, file) + ": " + key + ": '" + choice.component +
-                            "' is a " + std::string(to_string(found_kind)) + ", not a " +
-                            std::string(to_string(kind)));
-        }
-        component = &registry.get(kind, found_name);
-      });
-    } else if (name != "params") {
-      problems.add(where(entry.first, file) + ": " + key + ": unknown key '" + name + "'" +
-                   did_you_mean(name, {"component", "params"}));
-    }
-  }
-  if (!section["component"]) {
-    problems.add(where(section, file) + ": " + key + ": 'component' is required (e.g. " +
-                 std::string(to_string(kind)) + ".NAME)");
-  }
-  if (component != nullptr) {
-    problems.collect([&] {
-      const YAML::Node params = section["params"];
-      choice.params = params && !params.IsNull()
-                          ? params_from_yaml(component->spec.params, component->id(), params, file)
-                          : default_params(component->spec.params, component->id());
-    });
-  }
-  return choice;
-}
-
-Params read_section(const YAML::Node& node, const ParamSchema& schema, const std::string& name,
-                    const std::string& file, Problems& problems) {
-  Params params;
-  problems.collect([&] {
-    params = node && !node.IsNull() ? params_from_yaml(schema, name, node, file)
-                                    : default_params(schema, name);
-  });
-  return params;
-}
-
 LabeledData subset(const LabeledData& data, const at::Tensor& indices) {
   return {data.inputs.index_select(0, indices), data.labels.index_select(0, indices),
           data.num_classes};
@@ -125,15 +40,6 @@ std::string fixed(double value, int digits) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(digits) << value;
   return out.str();
-}
-
-std::string params_text(const Params& params) {
-  std::string text;
-  for (const auto& [name, value] : params.values()) {
-    const std::string shown = format_value(value);
-    text += (text.empty() ? "" : ", ") + name + ": " + (shown.empty() ? "\"\"" : shown);
-  }
-  return "{" + text + "}";
 }
 
 std::string shape_text(const DataShape& shape) {
@@ -157,52 +63,27 @@ ParamSchema split_schema() {
   };
 }
 
-TrainingRunConfig read_training_run(const std::filesystem::path& path, const Registry& registry) {
-  const std::string file = path.string();
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::BadFile&) {
-    throw ConfigError(file + ": cannot read the run file");
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
-  }
-  if (!root.IsMap()) throw ConfigError(file + ": expected a map of sections");
-
+TrainingRunConfig read_training_sections(RunFile& file, const Registry& registry) {
+  const YAML::Node& root = file.root();
   TrainingRunConfig config;
-  config.source = file;
-  Problems problems;
-  const std::vector<std::string> sections = {"seed", "dataset", "model", "split", "trainer"};
-  for (const auto& entry : root) {
-    const std::string key = entry.first.Scalar();
-    if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
-      problems.add(where(entry.first, file) + ": unknown section '" + key + "'" +
-                   did_you_mean(key, sections));
-    }
-  }
+  config.source = file.file();
   if (const YAML::Node seed = root["seed"]) {
     try {
       config.seed = seed.as<std::uint64_t>();
     } catch (const YAML::Exception&) {
-      problems.add(where(seed, file) + ": seed: expected a non-negative integer, found '" +
-                   seed.Scalar() + "'");
+      file.add_problem(file.where(seed) + ": seed: expected a non-negative integer, found '" +
+                       seed.Scalar() + "'");
     }
   }
-  for (const auto& [key, kind] : {std::pair{"dataset", Kind::Dataset}, {"model", Kind::Model}}) {
-    if (!root[key]) {
-      problems.add(file + ": the section '" + std::string(key) + "' is required");
-      continue;
-    }
-    ComponentChoice choice = read_component(root[key], key, kind, registry, file, problems);
-    (kind == Kind::Dataset ? config.dataset : config.model) = std::move(choice);
-  }
-  if (!root["split"]) problems.add(file + ": the section 'split' is required");
-  const Params split = read_section(root["split"], split_schema(), "split", file, problems);
-  const Params trainer = read_section(root["trainer"], trainer_schema(), "trainer", file, problems);
-  problems.throw_if_any();
+  config.dataset = file.component(root["dataset"], "dataset", Kind::Dataset, registry);
+  config.model = file.component(root["model"], "model", Kind::Model, registry);
+  if (!root["split"]) file.add_problem(file.file() + ": the section 'split' is required");
+  const Params split = file.section(root["split"], split_schema(), "split");
+  const Params trainer = file.section(root["trainer"], trainer_schema(), "trainer");
+  if (split.values().empty() || trainer.values().empty()) return config;
 
-  config.split.mode = split.get_string("mode") == "ordered" ? SplitMode::Ordered
-                                                            : SplitMode::Membership;
+  config.split.mode =
+      split.get_string("mode") == "ordered" ? SplitMode::Ordered : SplitMode::Membership;
   config.split.members = split.get_int("members");
   config.split.dev = split.get_int("dev");
   config.split.test = split.get_int("test");
@@ -212,25 +93,31 @@ TrainingRunConfig read_training_run(const std::filesystem::path& path, const Reg
   return config;
 }
 
-TrainingRunResult run_training(const TrainingRunConfig& config, const Registry& registry,
-                               const std::filesystem::path& output, const TrainingRunHooks& hooks) {
-  auto status = [&](const std::string& line) {
-    if (hooks.status) hooks.status(line);
-  };
-  TrainingRunResult result;
+TrainingRunConfig read_training_run(const std::filesystem::path& path, const Registry& registry,
+                                    const std::vector<std::string>& overrides) {
+  RunFile file(path, overrides);
+  file.check_keys(file.root(), {"seed", "dataset", "model", "split", "trainer"}, "");
+  TrainingRunConfig config = read_training_sections(file, registry);
+  file.throw_if_any();
+  return config;
+}
 
+RunData load_run_data(const TrainingRunConfig& config, const Registry& registry, PhaseTimes& times,
+                      const std::function<void(const std::string&)>& status) {
+  RunData run;
   Clock::time_point start = Clock::now();
-  const auto dataset = registry.create<Dataset>(split_qualified_name(config.dataset.component).second,
-                                                config.dataset.params);
+  const auto dataset = registry.create<Dataset>(
+      split_qualified_name(config.dataset.component).second, config.dataset.params);
   BasicContext dataset_context(derive_seed(config.seed, "dataset"));
   const LabeledData data = dataset->load(dataset_context);
   check_labeled_data(data, config.dataset.component);
-  result.times.load_seconds = seconds_since(start);
-  status(config.dataset.component + ": " + std::to_string(data.labels.size(0)) +
-         " examples loaded in " + fixed(result.times.load_seconds, 2) + " s");
+  times.load_seconds = seconds_since(start);
+  if (status) {
+    status(config.dataset.component + ": " + std::to_string(data.labels.size(0)) +
+           " examples loaded in " + fixed(times.load_seconds, 2) + " s");
+  }
 
   start = Clock::now();
-  LabeledData training, dev, test;
   const SplitSettings& split = config.split;
   const std::int64_t available = data.labels.size(0);
   if (split.mode == SplitMode::Ordered) {
@@ -242,69 +129,88 @@ TrainingRunResult run_training(const TrainingRunConfig& config, const Registry& 
                         std::to_string(split.test > 0 ? split.test : 1) + " examples needed, " +
                         config.dataset.component + " has " + std::to_string(available));
     }
-    training = rows(data, 0, split.members);
-    dev = rows(data, split.members, first_test);
-    test = rows(data, first_test, first_test + tests);
+    run.training = rows(data, 0, split.members);
+    run.dev = rows(data, split.members, first_test);
+    run.test = rows(data, first_test, first_test + tests);
   } else {
     PlanSettings plan_settings;
     plan_settings.members = split.members;
     plan_settings.dev = split.dev;
     plan_settings.stratified = split.stratified;
     plan_settings.seed = derive_seed(config.seed, "plan");
-    result.plan = make_membership_plan(plan_settings, data.labels, data.num_classes);
-    training = subset(data, index_tensor(result.plan->victim.members));
-    dev = subset(data, index_tensor(result.plan->victim.dev));
-    test = subset(data, index_tensor(result.plan->victim.non_members));
+    run.plan = make_membership_plan(plan_settings, data.labels, data.num_classes);
+    run.training = subset(data, index_tensor(run.plan->victim.members));
+    run.dev = subset(data, index_tensor(run.plan->victim.dev));
+    run.test = subset(data, index_tensor(run.plan->victim.non_members));
   }
-  result.train_size = training.labels.size(0);
-  result.dev_size = dev.labels.size(0);
-  result.test_size = test.labels.size(0);
-  result.times.plan_seconds = seconds_since(start);
+  run.shape.input_shape.assign(data.inputs.sizes().begin() + 1, data.inputs.sizes().end());
+  run.shape.num_classes = data.num_classes;
+  times.plan_seconds = seconds_since(start);
+  return run;
+}
 
-  start = Clock::now();
-  const auto model = registry.create<Model>(split_qualified_name(config.model.component).second,
-                                            config.model.params);
-  result.shape.input_shape.assign(data.inputs.sizes().begin() + 1, data.inputs.sizes().end());
-  result.shape.num_classes = data.num_classes;
+std::shared_ptr<Model> build_run_model(const TrainingRunConfig& config, const Registry& registry,
+                                       const DataShape& shape) {
+  auto model = registry.create<Model>(split_qualified_name(config.model.component).second,
+                                      config.model.params);
   BasicContext model_context(derive_seed(config.seed, "model"));
-  model->build(result.shape, model_context);
+  model->build(shape, model_context);
+  return model;
+}
+
+CheckpointMetadata run_metadata(const TrainingRunConfig& config, const DataShape& shape) {
+  return {
+      {"run", config.source},
+      {"seed", std::to_string(config.seed)},
+      {"model", config.model.component},
+      {"model.params", params_text(config.model.params)},
+      {"dataset", config.dataset.component},
+      {"dataset.params", params_text(config.dataset.params)},
+      {"input_shape", shape_text(shape)},
+      {"num_classes", std::to_string(shape.num_classes)},
+  };
+}
+
+TrainingRunResult run_training(const TrainingRunConfig& config, const Registry& registry,
+                               const std::filesystem::path& output, const TrainingRunHooks& hooks) {
+  TrainingRunResult result;
+  RunData run = load_run_data(config, registry, result.times, hooks.status);
+  result.shape = run.shape;
+  result.plan = run.plan;
+  result.train_size = run.training.labels.size(0);
+  result.dev_size = run.dev.labels.size(0);
+  result.test_size = run.test.labels.size(0);
+
+  Clock::time_point start = Clock::now();
+  const std::shared_ptr<Model> model = build_run_model(config, registry, run.shape);
   result.model = summarize_model(*model, result.shape);
   result.times.build_seconds = seconds_since(start);
-  status(config.model.component + ": " + std::to_string(result.model.parameters) +
-         " parameters, " + std::to_string(result.model.dense_macs) + " MACs per example");
+  if (hooks.status) {
+    hooks.status(config.model.component + ": " + std::to_string(result.model.parameters) +
+                 " parameters, " + std::to_string(result.model.dense_macs) + " MACs per example");
+  }
 
   FitOptions options;
-  if (result.dev_size > 0) options.dev = &dev;
+  if (result.dev_size > 0) options.dev = &run.dev;
   options.on_epoch = hooks.epoch_done;
   BasicContext train_context(config.trainer.seed);
-  result.fit = fit(*model, training, config.trainer, options, train_context);
+  result.fit = fit(*model, run.training, config.trainer, options, train_context);
   result.times.train_seconds = result.fit.train_seconds;
   result.times.dev_seconds = result.fit.dev_seconds;
 
   start = Clock::now();
   const std::int64_t batch = config.trainer.eval_batch_size;
-  result.train = evaluate(*model, training, batch);
-  result.test = evaluate(*model, test, batch);
-  if (result.dev_size > 0) result.dev = evaluate(*model, dev, batch);
+  result.train = evaluate(*model, run.training, batch);
+  result.test = evaluate(*model, run.test, batch);
+  if (result.dev_size > 0) result.dev = evaluate(*model, run.dev, batch);
   result.times.evaluate_seconds = seconds_since(start);
 
   if (!output.empty()) {
     start = Clock::now();
     std::filesystem::create_directories(output);
-    CheckpointMetadata metadata{
-        {"run", config.source},
-        {"seed", std::to_string(config.seed)},
-        {"model", config.model.component},
-        {"model.params", params_text(config.model.params)},
-        {"dataset", config.dataset.component},
-        {"dataset.params", params_text(config.dataset.params)},
-        {"input_shape", shape_text(result.shape)},
-        {"num_classes", std::to_string(result.shape.num_classes)},
-    };
-    save_checkpoint(output / "model.ckpt", *model, MaskSet{}, metadata);
+    save_checkpoint(output / "model.ckpt", *model, MaskSet{}, run_metadata(config, run.shape));
     if (result.plan) save_plan(output / "plan.txt", *result.plan);
-    const std::string csv = format_epochs_csv(result.fit);
-    write_file_atomically(output / "epochs.csv", csv);
+    write_file_atomically(output / "epochs.csv", format_epochs_csv(result.fit));
     result.times.save_seconds = seconds_since(start);
     write_file_atomically(output / "summary.txt", format_training_summary(config, result));
   }
@@ -318,8 +224,8 @@ std::string format_epochs_csv(const FitReport& report) {
   out << std::setprecision(8);
   for (const EpochRecord& e : report.epochs) {
     out << e.epoch + 1 << ',' << e.learning_rate << ',' << e.samples << ',' << e.train_loss << ','
-        << e.train_accuracy << ',' << e.dev_loss << ',' << e.dev_accuracy << ','
-        << e.train_seconds << ',' << e.dev_seconds << '\n';
+        << e.train_accuracy << ',' << e.dev_loss << ',' << e.dev_accuracy << ',' << e.train_seconds
+        << ',' << e.dev_seconds << '\n';
   }
   return out.str();
 }
@@ -334,8 +240,7 @@ std::string format_training_summary(const TrainingRunConfig& config,
       << "split:     " << (membership ? "membership plan" : "dataset order") << ": "
       << result.train_size << " train, " << result.dev_size << " dev, " << result.test_size
       << (membership ? " non-members (test)" : " test") << "\n"
-      << "model:     " << config.model.component << " " << params_text(config.model.params)
-      << "\n"
+      << "model:     " << config.model.component << " " << params_text(config.model.params) << "\n"
       << "           " << result.model.parameters << " parameters, " << result.model.dense_macs
       << " MACs per example (" << result.model.effective_macs << " effective)\n"
       << "trainer:   " << result.fit.epochs.size() << " epochs";

@@ -89,3 +89,37 @@ trainr: {epochs: 3}
 ]=])
 check(5 "bad-run.yaml:5:1: unknown section 'trainr'; did you mean 'trainer'\\?.*no component named dataset.synthetic_blob; did you mean 'dataset.synthetic_blobs'\\?.*bad-run.yaml:3:[0-9]+: model.mlp: unknown parameter 'hiden'; did you mean 'hidden'\\?"
       train ${WORK_DIR}/bad-run.yaml)
+
+# `prune`: the dense model trained, then three iterative rounds, each measured; the run's
+# files written; a second run starts from the first one's dense checkpoint. --set changes
+# any value and is validated like the file.
+file(WRITE ${WORK_DIR}/prune-run.yaml [=[
+seed: 3
+dataset: {component: dataset.synthetic_blobs, params: {samples: 600, classes: 3, features: 5}}
+model: {component: model.mlp, params: {hidden: [32, 16]}}
+split: {mode: membership, members: 200, dev: 50}
+trainer: {epochs: 3, batch_size: 32}
+pruning:
+  pruner: {component: pruner.magnitude, params: {scope: global}}
+  schedule: {schedule: iterative, sparsity: 0.6, rounds: 3}
+  finetune: {epochs: 1, batch_size: 32, learning_rate: 0.01}
+]=])
+check(0 "round +dense +sparsity +0.00 %.*round +3 +sparsity +(59.9[0-9]|60.00) %.*final: sparsity"
+      prune ${WORK_DIR}/prune-run.yaml --output ${WORK_DIR}/prune-out --threads 1)
+foreach(written model.ckpt dense.ckpt rounds.csv layers.csv summary.txt plan.txt dense_epochs.csv)
+  if(NOT EXISTS ${WORK_DIR}/prune-out/${written})
+    message(FATAL_ERROR "secateurs prune wrote no ${written}")
+  endif()
+endforeach()
+check(0 "dense model: .*dense.ckpt.*round +1 +sparsity +50.00 %.*one-shot, sparsity 0.5"
+      prune ${WORK_DIR}/prune-run.yaml --threads 1
+      --set pruning.start.checkpoint=${WORK_DIR}/prune-out/dense.ckpt
+      --set pruning.schedule.schedule=one_shot --set pruning.schedule.sparsity=0.5)
+check(5 "the dense checkpoint's seed is '3', the run file's is '4'"
+      prune ${WORK_DIR}/prune-run.yaml --set seed=4
+      --set pruning.start.checkpoint=${WORK_DIR}/prune-out/dense.ckpt)
+check(5 "prune-run.yaml: pruning.schedule: parameter 'sparsity': must be in \\[0, 0.999\\], got 2.*as changed by --set pruning.schedule.sparsity=2"
+      prune ${WORK_DIR}/prune-run.yaml --set pruning.schedule.sparsity=2)
+check(5 "prune-run.yaml: pruning: unknown key 'schedul'; did you mean 'schedule'\\?"
+      prune ${WORK_DIR}/prune-run.yaml --set pruning.schedul.rounds=2)
+check(5 "--set pruning: expected KEY=VALUE" prune ${WORK_DIR}/prune-run.yaml --set pruning)

@@ -12,6 +12,8 @@
 #include "host/trainer.h"
 #include "host/yaml_params.h"
 #include "secateurs/error.h"
+#include "secateurs/gradients.h"
+#include "secateurs/random.h"
 #include "support/messages.h"
 #include "support/test_context.h"
 #include "support/tiny_model.h"
@@ -125,11 +127,13 @@ TEST_CASE("pruned weights stay exactly zero after 100 steps with momentum and we
 TEST_CASE("a mask that does not fit the model is refused with its name") {
   auto model = built_model();
   MaskSet masks{{"fc9.weight", torch::ones({2, 2})}};
-  CHECK(testing::message_of<Error>([&] { apply_masks(*model, masks); })
-            .find("'fc9.weight': the model has no such parameter") != std::string::npos);
+  CHECK(testing::message_of<Error>([&] {
+          apply_masks(*model, masks);
+        }).find("'fc9.weight': the model has no such parameter") != std::string::npos);
   masks = {{"fc1.weight", torch::ones({2, 2})}};
-  CHECK(testing::message_of<Error>([&] { apply_masks(*model, masks); })
-            .find("'fc1.weight': expected shape [16, 8], found [2, 2]") != std::string::npos);
+  CHECK(testing::message_of<Error>([&] {
+          apply_masks(*model, masks);
+        }).find("'fc1.weight': expected shape [16, 8], found [2, 2]") != std::string::npos);
 }
 
 TEST_CASE("two runs with one seed give identical weights; another seed does not") {
@@ -283,8 +287,7 @@ TEST_CASE("a sample group's weight decay acts only in its own steps") {
 
 TEST_CASE("a non-finite loss stops training with the epoch and batch") {
   class NanLoss final : public Defense {
-    at::Tensor loss(const Batch&, const at::Tensor&, const at::Tensor& base,
-                    Context&) override {
+    at::Tensor loss(const Batch&, const at::Tensor&, const at::Tensor& base, Context&) override {
       return base * std::nan("");
     }
   } defense;
@@ -335,10 +338,46 @@ TEST_CASE("trainer settings are validated from YAML like a component's parameter
   const YAML::Node node = YAML::Load("optimizer: adamw\nepochs: 4\nlearning_rat: 0.1\n");
   const std::string message = testing::message_of<ConfigError>(
       [&] { params_from_yaml(trainer_schema(), "trainer", node, "run.yaml"); });
-  CHECK_MESSAGE(message.find("unknown parameter 'learning_rat'; did you mean 'learning_rate'") != std::string::npos, message);
+  CHECK_MESSAGE(message.find("unknown parameter 'learning_rat'; did you mean 'learning_rate'") !=
+                    std::string::npos,
+                message);
   const TrainerSettings s = trainer_settings(params_from_yaml(
       trainer_schema(), "trainer", YAML::Load("optimizer: adamw\nepochs: 4\n"), "run.yaml"));
   CHECK(s.optimizer == OptimizerKind::AdamW);
   CHECK(s.epochs == 4);
   CHECK(s.batch_size == TrainerSettings{}.batch_size);
+}
+
+TEST_CASE("adversarial training: seeded, off at fraction 0, and lowers the loss under PGD") {
+  // Blobs rescaled into [0, 1], the range the PGD examples are kept in.
+  LabeledData data = blobs(240, kFeatures, kClasses, 8);
+  const at::Tensor low = data.inputs.min(), high = data.inputs.max();
+  data.inputs = (data.inputs - low) / (high - low);
+  auto train = [&](double epsilon, double fraction) {
+    auto model = built_model();
+    TrainerSettings s = quick_settings();
+    s.epochs = 20;
+    s.adversarial_epsilon = epsilon;
+    s.adversarial_steps = 3;
+    s.adversarial_fraction = fraction;
+    TestContext context;
+    fit(*model, data, s, FitOptions{}, context);
+    return model;
+  };
+  const auto clean = train(0.0, 1.0);
+  const auto robust = train(0.05, 1.0);
+  CHECK(same_weights(weights_of(*robust), weights_of(*train(0.05, 1.0))));
+  CHECK(same_weights(weights_of(*clean), weights_of(*train(0.05, 0.0))));
+  CHECK_FALSE(same_weights(weights_of(*clean), weights_of(*robust)));
+
+  // The objective adversarial training minimises: the loss on PGD examples.
+  PgdSettings attack;
+  attack.epsilon = 0.05;
+  attack.steps = 10;
+  const auto pgd_loss = [&](Model& model) {
+    const at::Tensor examples = pgd_examples(model, data, attack, make_generator(99));
+    const LabeledData adversarial{examples, data.labels, data.num_classes};
+    return evaluate(model, adversarial).loss;
+  };
+  CHECK(pgd_loss(*robust) < pgd_loss(*clean));
 }

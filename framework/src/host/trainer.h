@@ -36,7 +36,9 @@ enum class Monitor { DevAccuracy, DevLoss };
 struct TrainerSettings {
   int epochs = 30;
   std::int64_t batch_size = 128;
-  std::int64_t eval_batch_size = 1024;
+  // Inference batch: 128 to 512 evaluate the small CNN at 9.7k-10.3k samples/s, 1024 at
+  // 4.3k (its activations leave the cache; bench/RESULTS.md).
+  std::int64_t eval_batch_size = 256;
 
   OptimizerKind optimizer = OptimizerKind::Sgd;
   double learning_rate = 0.05;
@@ -46,8 +48,8 @@ struct TrainerSettings {
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;  // Adam, AdamW
 
   LrSchedule schedule = LrSchedule::Cosine;
-  int step_size = 10;   // Step: epochs between decays
-  double gamma = 0.1;   // Step: decay factor
+  int step_size = 10;              // Step: epochs between decays
+  double gamma = 0.1;              // Step: decay factor
   double min_learning_rate = 0.0;  // Cosine: the floor reached at the last epoch
 
   // Early stopping on the dev set: stop after `patience` epochs without improvement of
@@ -57,6 +59,21 @@ struct TrainerSettings {
   bool restore_best = false;
   Monitor monitor = Monitor::DevAccuracy;
   double min_delta = 0.0;
+
+  // Keep 4-d (convolution) weights in channels-last memory format for the whole fit:
+  // oneDNN's fastest convolutions on CPU (bench/RESULTS.md). Values are unchanged; the
+  // rounding of convolutions may differ from the contiguous layout's.
+  bool channels_last = true;
+
+  // Adversarial training (Madry et al.): before each step, the first
+  // `adversarial_fraction` of the (shuffled) batch is replaced by L-infinity PGD examples
+  // against the current weights, within `adversarial_epsilon` of the clean inputs and
+  // inside [0, 1] (the datasets' pixel range). 0 turns it off. What adversarial pruning's
+  // fine-tuning uses to keep robustness.
+  double adversarial_epsilon = 0.0;
+  int adversarial_steps = 7;
+  double adversarial_step_size = 0.0;  // 0: 2.5 * epsilon / steps
+  double adversarial_fraction = 1.0;
 
   std::uint64_t seed = 0;
 };
@@ -69,20 +86,20 @@ SECATEURS_API TrainerSettings trainer_settings(const Params& params);
 struct EpochRecord {
   int epoch = 0;  // 0-based
   double learning_rate = 0;
-  std::int64_t samples = 0;     // training samples visited
-  double train_loss = 0;        // mean over the epoch's batches, as trained
-  double train_accuracy = 0;    // of the batches as trained (before each step)
+  std::int64_t samples = 0;               // training samples visited
+  double train_loss = 0;                  // mean over the epoch's batches, as trained
+  double train_accuracy = 0;              // of the batches as trained (before each step)
   double dev_loss = 0, dev_accuracy = 0;  // NaN without a dev set
   double train_seconds = 0, dev_seconds = 0;
 };
 
 struct FitReport {
   std::vector<EpochRecord> epochs;
-  int best_epoch = -1;        // by the monitor; -1 without a dev set
+  int best_epoch = -1;  // by the monitor; -1 without a dev set
   bool stopped_early = false;
   bool restored_best = false;
-  double train_seconds = 0;   // optimisation, all epochs
-  double dev_seconds = 0;     // dev-set evaluation, all epochs
+  double train_seconds = 0;  // optimisation, all epochs
+  double dev_seconds = 0;    // dev-set evaluation, all epochs
 };
 
 struct FitOptions {
@@ -118,7 +135,7 @@ struct Predictions {
 // (int64) selects rows of `inputs`, undefined means all. The model's train/eval mode is
 // restored afterwards.
 SECATEURS_API Predictions predict(Model& model, const at::Tensor& inputs,
-                                  const at::Tensor& indices = {}, std::int64_t batch_size = 1024);
+                                  const at::Tensor& indices = {}, std::int64_t batch_size = 256);
 
 struct Evaluation {
   double loss = 0;      // mean cross-entropy
@@ -127,6 +144,6 @@ struct Evaluation {
 };
 
 SECATEURS_API Evaluation evaluate(Model& model, const LabeledData& data,
-                                  std::int64_t batch_size = 1024);
+                                  std::int64_t batch_size = 256);
 
 }  // namespace secateurs::host

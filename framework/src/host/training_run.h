@@ -23,22 +23,21 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "host/checkpoint.h"
 #include "host/membership_plan.h"
 #include "host/model_summary.h"
 #include "host/registry.h"
+#include "host/run_file.h"
 #include "host/trainer.h"
 #include "secateurs/export.h"
 #include "secateurs/params.h"
 
 namespace secateurs::host {
-
-struct ComponentChoice {
-  std::string component;  // "kind.name"
-  Params params;          // validated against the component's schema
-};
 
 enum class SplitMode { Ordered, Membership };
 
@@ -46,7 +45,7 @@ struct SplitSettings {
   SplitMode mode = SplitMode::Membership;
   std::int64_t members = 0;
   std::int64_t dev = 0;
-  std::int64_t test = 0;  // ordered mode; 0: every example after members and dev
+  std::int64_t test = 0;   // ordered mode; 0: every example after members and dev
   bool stratified = true;  // membership mode: equal class counts in every set
 };
 
@@ -61,10 +60,16 @@ struct TrainingRunConfig {
 
 SECATEURS_API ParamSchema split_schema();
 
-// Reads and validates a run file against the registry's components. Throws ConfigError
-// listing every problem (file:line: section: what), NotFoundError for unknown components.
+// Reads and validates a run file against the registry's components, after applying
+// `overrides` ("trainer.epochs=5", see host/run_file.h). Throws ConfigError listing every
+// problem (file:line: section: what).
 SECATEURS_API TrainingRunConfig read_training_run(const std::filesystem::path& path,
-                                                  const Registry& registry);
+                                                  const Registry& registry,
+                                                  const std::vector<std::string>& overrides = {});
+
+// The sections a training run has (seed, dataset, model, split, trainer), read from a run
+// file that may have more (a pruning run's): problems go to `file`.
+SECATEURS_API TrainingRunConfig read_training_sections(RunFile& file, const Registry& registry);
 
 struct PhaseTimes {
   double load_seconds = 0, plan_seconds = 0, build_seconds = 0;
@@ -81,6 +86,23 @@ struct TrainingRunResult {
   PhaseTimes times;
   std::optional<MembershipPlan> plan;  // membership mode
 };
+
+// The data of a run as the split makes it, and the model built for it (seeded, untrained).
+struct RunData {
+  DataShape shape;
+  LabeledData training, dev, test;  // dev may be empty
+  std::optional<MembershipPlan> plan;
+};
+
+SECATEURS_API RunData load_run_data(const TrainingRunConfig& config, const Registry& registry,
+                                    PhaseTimes& times,
+                                    const std::function<void(const std::string&)>& status);
+SECATEURS_API std::shared_ptr<Model> build_run_model(const TrainingRunConfig& config,
+                                                     const Registry& registry,
+                                                     const DataShape& shape);
+// What a checkpoint of this run says about how it was made (component, params, data).
+SECATEURS_API CheckpointMetadata run_metadata(const TrainingRunConfig& config,
+                                              const DataShape& shape);
 
 struct TrainingRunHooks {
   std::function<void(const std::string&)> status;      // one line per phase
