@@ -1,22 +1,32 @@
 #!/bin/bash
 # Runs the measurements behind bench/RESULTS.md; each command's output, preceded by the
-# date, `uptime` and the command line, goes to bench/results/<section>.log.
+# date, the load average and the command line, goes to bench/results/<section>.log.
 #
 #   bench/run_results.sh [BUILD_DIR] [SECTION...]
 #
-# Sections: main (C++ and Python, both models, 1 thread, all 60000 images), tuned (the
-# same with channels-last CNN weights and jemalloc), threads2 (2 threads, 20000 images),
-# alloc (allocator comparison on the CNN), blas (OpenBLAS core type: GEMM peak and MLP),
-# eval (evaluation batch size). No section names: all of them. Run it on a quiet machine
-# (load below ~0.5). BENCH_REPEATS (default 1): C++/Python pairs of main and tuned;
-# BENCH_NICE (default -20): the priority the commands run at.
+# Sections (1 thread, the first 20000 Fashion-MNIST training images, 1 warm-up and 3
+# timed epochs, unless said otherwise):
+#   main     C++ as shipped (the `secateurs` process set-up, channels-last convolutions)
+#            against Python PyTorch as commonly written, in the environment as it is
+#   same     both sides in the same configuration: C++ as a plain LibTorch process with
+#            contiguous weights against default Python; C++ as shipped against Python
+#            with jemalloc (no decay) and channels-last weights
+#   kernels  the MLP of main with OpenBLAS's own kernel choice (OPENBLAS_CORETYPE unset)
+#   threads2 2 threads
+#   alloc    allocators on the CNN trained after the MLP in one process
+#   eval     evaluation batch size
+# No section names: all of them. Run it on a quiet machine (load below ~0.5).
+# BENCH_REPEATS (default 1): C++/Python pairs of main and same; BENCH_NICE (default -20):
+# the priority the commands run at.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# Python PyTorch from Debian (the LibTorch the C++ build links) and the allocators compared.
+"$here/../scripts/setup-debian.sh" python3-torch python3-numpy libjemalloc2 libmimalloc2.0
 build=${1:-$here/../build-bench}
 shift || true
 sections=("$@")
-[ ${#sections[@]} -eq 0 ] && sections=(main tuned threads2 alloc blas eval)
+[ ${#sections[@]} -eq 0 ] && sections=(main same kernels threads2 alloc eval)
 
 bench=$build/bin/secateurs_bench_train
 py=(/usr/bin/python3 "$here/train_throughput.py")
@@ -30,6 +40,13 @@ mimalloc=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2
 # (over 8 MiB) allocations; mimalloc: freed memory stays committed.
 jemalloc_conf=oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1
 mimalloc_env=(MIMALLOC_ALLOW_DECOMMIT=0 MIMALLOC_PAGE_RESET=0)
+common=(--threads 1 --samples 20000 --warmup 1 --epochs 3 --eval-batch 0)
+
+# Paths in the logs are relative to the repository, whatever the checkout's location.
+cd "$here/.."
+bench=$(realpath --relative-to=. "$bench")
+py=(/usr/bin/python3 bench/train_throughput.py)
+out=bench/results
 
 log() {  # log SECTION [NAME=VALUE...] -- COMMAND...
   local section=$1
@@ -50,62 +67,51 @@ log() {  # log SECTION [NAME=VALUE...] -- COMMAND...
 }
 
 for section in "${sections[@]}"; do
+  json=(--json "$out/$section.jsonl")
   case $section in
     main)
       # C++ and Python in turn, so that each pair shares the machine's state.
       for ((i = 0; i < repeats; ++i)); do
-        log main -- "$bench" --threads 1 --eval-batch 0 --json "$out/main.jsonl"
-        log main -- "${py[@]}" --threads 1 --eval-batch 0 --json "$out/main.jsonl"
+        log main -- "$bench" "${common[@]}" "${json[@]}"
+        log main -- "${py[@]}" "${common[@]}" "${json[@]}"
       done
       ;;
-    tuned)
-      # The recommended process setup for both: jemalloc that keeps freed pages, and
-      # channels-last CNN weights.
+    same)
       for ((i = 0; i < repeats; ++i)); do
-        log tuned LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf -- "$bench" --threads 1 \
-          --channels-last --eval-batch 0 --json "$out/tuned.jsonl"
-        log tuned LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf -- "${py[@]}" --threads 1 \
-          --channels-last --eval-batch 0 --json "$out/tuned.jsonl"
+        log same -- "$bench" "${common[@]}" --plain-process --contiguous "${json[@]}"
+        log same -- "${py[@]}" "${common[@]}" "${json[@]}"
+        log same LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf -- "$bench" "${common[@]}" \
+          "${json[@]}"
+        log same LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf -- "${py[@]}" "${common[@]}" \
+          --channels-last "${json[@]}"
       done
+      ;;
+    kernels)
+      # The MLP is the GEMM-bound one; the CNN's convolutions are oneDNN's, not OpenBLAS's.
+      log kernels -u OPENBLAS_CORETYPE -- "$bench" "${common[@]}" --model mlp "${json[@]}"
+      log kernels -u OPENBLAS_CORETYPE -- "${py[@]}" "${common[@]}" --model mlp "${json[@]}"
       ;;
     threads2)
-      # Both cores; shorter (20000 images, 2 timed epochs). OpenMP's default active
-      # waiting against passive waiting, as shipped and tuned.
-      two=(--threads 2 --samples 20000 --epochs 2 --eval-batch 0 --json "$out/threads2.jsonl")
-      tuned_env=(LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf)
-      for wait in active passive; do
-        log threads2 OMP_WAIT_POLICY=$wait -- "$bench" "${two[@]}"
-        log threads2 OMP_WAIT_POLICY=$wait -- "${py[@]}" "${two[@]}"
-        log threads2 OMP_WAIT_POLICY=$wait "${tuned_env[@]}" -- "$bench" "${two[@]}" --channels-last
-        log threads2 OMP_WAIT_POLICY=$wait "${tuned_env[@]}" -- "${py[@]}" "${two[@]}" --channels-last
-      done
+      two=(--threads 2 --samples 20000 --warmup 1 --epochs 2 --eval-batch 0 "${json[@]}")
+      log threads2 -- "$bench" "${two[@]}"
+      log threads2 -- "${py[@]}" "${two[@]}"
       ;;
     alloc)
-      for threads in 1; do
-        common=(--model small_cnn --samples 10000 --epochs 2 --threads $threads --gemm-size 0
-                --eval-batch 1024 --json "$out/alloc.jsonl")
-        log alloc -- "$bench" "${common[@]}"
-        log alloc -- "$bench" "${common[@]}" --mmap-threshold 33554432 --trim-threshold 268435456
-        log alloc MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=268435456 -- "$bench" "${common[@]}"
-        log alloc LD_PRELOAD=$jemalloc -- "$bench" "${common[@]}"
-        log alloc LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf -- "$bench" "${common[@]}"
-        log alloc LD_PRELOAD=$mimalloc -- "$bench" "${common[@]}"
-        log alloc LD_PRELOAD=$mimalloc "${mimalloc_env[@]}" -- "$bench" "${common[@]}"
-        log alloc -- "$bench" "${common[@]}" --channels-last
-        log alloc LD_PRELOAD=$mimalloc "${mimalloc_env[@]}" -- "$bench" "${common[@]}" --channels-last
-        log alloc LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf -- "$bench" "${common[@]}" --channels-last
-      done
-      ;;
-    blas)
-      for core in Haswell SkylakeX Cooperlake; do
-        log blas OPENBLAS_CORETYPE=$core -- "$bench" --model mlp --threads 1 --eval-batch 0 \
-          --samples 20000 --gemm-size 4096 --gemm-reps 3 --json "$out/blas.jsonl"
-      done
+      # The CNN after the MLP: glibc's adaptive threshold has then seen the MLP's frees.
+      small=(--model mlp,small_cnn --threads 1 --samples 10000 --warmup 1 --epochs 2
+             --gemm-size 0 --eval-batch 0 --contiguous "${json[@]}")
+      log alloc -- "$bench" "${small[@]}" --plain-process
+      log alloc -- "$bench" "${small[@]}"
+      log alloc LD_PRELOAD=$jemalloc -- "$bench" "${small[@]}" --plain-process
+      log alloc LD_PRELOAD=$jemalloc MALLOC_CONF=$jemalloc_conf -- "$bench" "${small[@]}" \
+        --plain-process
+      log alloc LD_PRELOAD=$mimalloc "${mimalloc_env[@]}" -- "$bench" "${small[@]}" \
+        --plain-process
       ;;
     eval)
       for batch in 128 256 512 1024; do
         log eval -- "$bench" --model small_cnn --samples 10000 --warmup 0 --epochs 1 \
-          --gemm-size 0 --eval-batch $batch
+          --gemm-size 0 --eval-batch $batch "${json[@]}"
       done
       ;;
     *)

@@ -14,17 +14,19 @@
 // 2 FLOPs per multiply-accumulate, so FLOP/s = samples/s * 3 * 2 * MACs per example
 // (dense MACs of the conv and linear layers from host::summarize_model).
 //
-// Process settings under test (none of them is applied unless asked for): the OpenBLAS
-// thread count (--blas-threads; by default the same as the LibTorch thread count),
-// glibc malloc thresholds (--mmap-threshold, --trim-threshold, --top-pad, as mallopt at
-// startup), channels-last CNN weights (--channels-last) and oneDNN off (--no-mkldnn).
+// The process starts as `secateurs` does (host::prepare_process: fixed malloc thresholds) and
+// trains with the trainer's defaults (channels-last convolution weights). Under test: a plain
+// LibTorch process (--plain-process), the OpenBLAS thread count (--blas-threads; by default the
+// same as the LibTorch thread count), glibc malloc thresholds (--mmap-threshold, --trim-threshold,
+// --top-pad, as mallopt after the set-up), contiguous CNN weights (--contiguous) and oneDNN off
+// (--no-mkldnn).
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#include <CLI/CLI.hpp>
 #include <dlfcn.h>
 #include <malloc.h>
 #include <sys/resource.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -44,6 +46,7 @@
 #include "host/loader.h"
 #include "host/model_summary.h"
 #include "host/registry.h"
+#include "host/runtime_info.h"
 #include "host/trainer.h"
 #include "host/yaml_params.h"
 #include "secateurs/dataset.h"
@@ -66,7 +69,8 @@ struct Options {
   std::int64_t gemm_size = 2048;
   int gemm_reps = 10;
   bool dnnl_gemm = true;
-  bool channels_last = false;
+  bool contiguous = false;
+  bool plain_process = false;
   bool no_mkldnn = false;
   long mmap_threshold = 0, trim_threshold = 0, top_pad = 0;
   std::uint64_t seed = 1;
@@ -82,7 +86,9 @@ struct Usage {
 Usage usage_now() {
   rusage r{};
   getrusage(RUSAGE_SELF, &r);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec);
+  };
   return {seconds(r.ru_utime), seconds(r.ru_stime), r.ru_minflt};
 }
 
@@ -96,29 +102,6 @@ double median(std::vector<double> values) {
   if (n == 0) return std::nan("");
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
 }
-
-// OpenBLAS, when LibTorch's BLAS (libblas.so.3) resolves to it, has its own thread pool
-// that at::set_num_threads does not reach.
-struct OpenBlas {
-  void (*set_num_threads)(int) = nullptr;
-  int (*get_num_threads)() = nullptr;
-  char* (*get_corename)() = nullptr;
-  char* (*get_config)() = nullptr;
-
-  OpenBlas() {
-    set_num_threads = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    get_num_threads = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    get_corename = reinterpret_cast<char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-    get_config = reinterpret_cast<char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
-  }
-  std::string describe() const {
-    if (get_config == nullptr) return "OpenBLAS not loaded";
-    std::string text = get_config();
-    if (get_corename != nullptr) text += ", core " + std::string(get_corename());
-    if (get_num_threads != nullptr) text += ", threads " + std::to_string(get_num_threads());
-    return text;
-  }
-};
 
 // The BLAS, LAPACK, oneDNN and allocator libraries mapped into this process.
 std::string mapped_libraries() {
@@ -180,12 +163,12 @@ struct Result {
   Usage usage;                // of the timed epochs together
   double seconds = 0;         // timed epochs together
   double final_loss = 0;
-  double eval_rate = 0;       // host::evaluate on the training images, samples/s
+  double eval_rate = 0;  // host::evaluate on the training images, samples/s
   Usage eval_usage;
 };
 
-Result run_model(const host::Registry& registry, const std::string& name,
-                 const LabeledData& data, const Options& o, int threads) {
+Result run_model(const host::Registry& registry, const std::string& name, const LabeledData& data,
+                 const Options& o, int threads) {
   const host::RegisteredComponent& component = registry.get(Kind::Model, name);
   const Params params = host::params_from_yaml(component.spec.params, component.id(),
                                                YAML::Load("{}"), "secateurs_bench_train");
@@ -197,22 +180,7 @@ Result run_model(const host::Registry& registry, const std::string& name,
   model->build(shape, model_context);
   const host::ModelSummary summary = host::summarize_model(*model, shape);
 
-  LabeledData training = data;
-  if (o.channels_last) {
-    torch::NoGradGuard no_grad;
-    // empty_like + copy_ rather than contiguous(): a tensor with one channel counts as
-    // channels-last contiguous already and would keep its NCHW strides, and the first
-    // conv's weight [32, 1, 3, 3] would then still choose the NCHW path (as Python's
-    // Module.to(memory_format=torch.channels_last) does, the strides are rewritten).
-    const auto channels_last = [](const at::Tensor& t) {
-      return at::empty_like(t, at::MemoryFormat::ChannelsLast).copy_(t);
-    };
-    for (at::Tensor& p : model->module().parameters()) {
-      if (p.dim() == 4) p.set_data(channels_last(p));
-    }
-    if (training.inputs.dim() == 4) training.inputs = channels_last(training.inputs);
-  }
-
+  const LabeledData& training = data;
   host::TrainerSettings settings;
   settings.epochs = o.warmup + o.epochs;
   settings.batch_size = o.batch_size;
@@ -221,6 +189,7 @@ Result run_model(const host::Registry& registry, const std::string& name,
   settings.momentum = 0.9;
   settings.schedule = host::LrSchedule::Constant;
   settings.seed = o.seed;
+  settings.channels_last = !o.contiguous;
 
   Result result;
   result.model = name;
@@ -285,35 +254,37 @@ int run(const Options& o) {
     std::cerr << "warning: " << failure.reason << "\n";
   }
 
-  const host::RegisteredComponent& dataset_component =
-      registry.get(Kind::Dataset, "fashion_mnist");
-  const Params dataset_params = host::params_from_yaml(
-      dataset_component.spec.params, dataset_component.id(),
-      YAML::Load("{split: train, limit: " + std::to_string(o.samples) + "}"),
-      "secateurs_bench_train");
+  const host::RegisteredComponent& dataset_component = registry.get(Kind::Dataset, "fashion_mnist");
+  const Params dataset_params =
+      host::params_from_yaml(dataset_component.spec.params, dataset_component.id(),
+                             YAML::Load("{split: train, limit: " + std::to_string(o.samples) + "}"),
+                             "secateurs_bench_train");
   host::BasicContext data_context(o.seed);
-  const LabeledData data = std::static_pointer_cast<Dataset>(
-                               registry.create(dataset_component, dataset_params))
-                               ->load(data_context);
+  const LabeledData data =
+      std::static_pointer_cast<Dataset>(registry.create(dataset_component, dataset_params))
+          ->load(data_context);
 
-  const OpenBlas openblas;
+  const host::BlasInfo blas = host::loaded_blas();
   std::cout << "LibTorch " << TORCH_VERSION << "; oneDNN (mkldnn) "
             << (at::hasMKLDNN() ? "built in" : "absent") << ", "
             << (at::globalContext().userEnabledMkldnn() ? "enabled" : "disabled")
-            << "; channels-last " << (o.channels_last ? "on" : "off") << "\n"
-            << "BLAS: " << openblas.describe() << "\n"
+            << "; channels-last " << (o.contiguous ? "off" : "on") << "\n"
+            << "BLAS: " << (blas.config.empty() ? "not OpenBLAS: " + blas.library : blas.config)
+            << ", core " << blas.core
+            << (std::getenv("OPENBLAS_CORETYPE") != nullptr
+                    ? std::string(" (forced: OPENBLAS_CORETYPE=") +
+                          std::getenv("OPENBLAS_CORETYPE") + ")"
+                    : std::string(" (OpenBLAS's choice)"))
+            << "\n"
             << "Fashion-MNIST: " << data.labels.size(0) << " training images, batch "
-            << o.batch_size << ", " << o.warmup << " warm-up + " << o.epochs
-            << " timed epochs\n";
+            << o.batch_size << ", " << o.warmup << " warm-up + " << o.epochs << " timed epochs\n";
 
   std::vector<Result> results;
   std::vector<std::pair<int, std::pair<double, double>>> peaks;
   const auto use_threads = [&](int threads) {
-    at::set_num_threads(threads);
-    const int blas_threads = o.blas_threads > 0 ? o.blas_threads : threads;
-    if (openblas.set_num_threads != nullptr) openblas.set_num_threads(blas_threads);
+    host::set_compute_threads(threads, o.blas_threads);
     std::cout << "threads " << threads << " (LibTorch " << at::get_num_threads() << ", BLAS "
-              << (openblas.get_num_threads != nullptr ? openblas.get_num_threads() : 0) << ")\n";
+              << host::loaded_blas().threads << ")\n";
   };
   for (const int threads : o.threads) {
     use_threads(threads);
@@ -327,9 +298,9 @@ int run(const Options& o) {
                 << "\n";
       if (o.eval_batch > 0) {
         std::cout << "  " << model << ": evaluate (batch " << o.eval_batch << ") "
-                  << fixed(r.eval_rate, 0, 0) << " samples/s; user " << fixed(r.eval_usage.user, 2, 0)
-                  << " s, sys " << fixed(r.eval_usage.sys, 2, 0) << " s, minor faults "
-                  << r.eval_usage.minor_faults << "\n";
+                  << fixed(r.eval_rate, 0, 0) << " samples/s; user "
+                  << fixed(r.eval_usage.user, 2, 0) << " s, sys " << fixed(r.eval_usage.sys, 2, 0)
+                  << " s, minor faults " << r.eval_usage.minor_faults << "\n";
       }
       std::cout << std::flush;
       results.push_back(std::move(r));
@@ -357,7 +328,8 @@ int run(const Options& o) {
             << std::setw(11) << "samples/s" << std::setw(9) << "min" << std::setw(9) << "max"
             << std::setw(10) << "MACs/ex" << std::setw(9) << "GFLOP/s" << std::setw(10) << "peak"
             << std::setw(7) << "%peak" << std::setw(10) << "oneDNN" << std::setw(7) << "%"
-            << std::setw(8) << "sys/s" << std::setw(10) << "eval/s" << "\n";
+            << std::setw(8) << "sys/s" << std::setw(10) << "eval/s"
+            << "\n";
   for (const Result& r : results) {
     double peak = std::nan(""), dnnl = std::nan("");
     for (const auto& [t, p] : peaks) {
@@ -365,9 +337,10 @@ int run(const Options& o) {
     }
     const double flops = r.rate * 3.0 * 2.0 * static_cast<double>(r.macs);
     std::cout << std::left << std::setw(10) << r.model << std::right << std::setw(8) << r.threads
-              << fixed(r.rate, 0, 11) << fixed(*std::min_element(r.rates.begin(), r.rates.end()), 0, 9)
-              << fixed(*std::max_element(r.rates.begin(), r.rates.end()), 0, 9)
-              << std::setw(10) << r.macs << fixed(flops / 1e9, 1, 9) << fixed(peak / 1e9, 1, 10)
+              << fixed(r.rate, 0, 11)
+              << fixed(*std::min_element(r.rates.begin(), r.rates.end()), 0, 9)
+              << fixed(*std::max_element(r.rates.begin(), r.rates.end()), 0, 9) << std::setw(10)
+              << r.macs << fixed(flops / 1e9, 1, 9) << fixed(peak / 1e9, 1, 10)
               << fixed(100.0 * flops / peak, 1, 6) << "%" << fixed(dnnl / 1e9, 1, 10)
               << fixed(100.0 * flops / dnnl, 1, 6) << "%" << fixed(r.usage.sys / r.seconds, 3, 8)
               << fixed(r.eval_rate, 0, 10) << "\n";
@@ -379,10 +352,11 @@ int run(const Options& o) {
       for (std::size_t i = 0; i < r.rates.size(); ++i) json << (i ? ", " : "") << r.rates[i];
       json << "], \"macs_per_example\": " << r.macs << ", \"train_flops_per_s\": " << flops
            << ", \"gemm_flops_per_s\": " << peak << ", \"dnnl_gemm_flops_per_s\": " << dnnl
-           << ", \"user_s\": " << r.usage.user
-           << ", \"sys_s\": " << r.usage.sys << ", \"timed_s\": " << r.seconds
-           << ", \"eval_samples_per_s\": " << r.eval_rate << ", \"eval_sys_s\": " << r.eval_usage.sys
-           << ", \"channels_last\": " << (o.channels_last ? "true" : "false")
+           << ", \"user_s\": " << r.usage.user << ", \"sys_s\": " << r.usage.sys
+           << ", \"timed_s\": " << r.seconds << ", \"eval_samples_per_s\": " << r.eval_rate
+           << ", \"eval_sys_s\": " << r.eval_usage.sys
+           << ", \"channels_last\": " << (o.contiguous ? "false" : "true") << ", \"process\": \""
+           << (o.plain_process ? "plain" : "secateurs") << "\""
            << ", \"mkldnn\": " << (at::globalContext().userEnabledMkldnn() ? "true" : "false")
            << "}\n";
     }
@@ -401,17 +375,22 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What `secateurs` does before any work, unless the run measures a plain LibTorch
+  // process.
+  const bool plain = std::any_of(
+      argv + 1, argv + argc, [](const char* arg) { return std::string(arg) == "--plain-process"; });
+  if (!plain) host::prepare_process();
   Options o;
-  CLI::App app{"Training-epoch throughput of model.mlp and model.small_cnn via host::fit, and "
-               "the peak GEMM rate"};
+  CLI::App app{
+      "Training-epoch throughput of model.mlp and model.small_cnn via host::fit, and "
+      "the peak GEMM rate"};
   app.add_option("--model", o.models, "Models to train (mlp, small_cnn)")
       ->check(CLI::IsMember({"mlp", "small_cnn"}))
       ->delimiter(',');
   app.add_option("--threads", o.threads, "LibTorch intra-op thread counts, e.g. 1,2")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
-  app.add_option("--blas-threads", o.blas_threads,
-                 "OpenBLAS threads (0: the same as --threads)");
+  app.add_option("--blas-threads", o.blas_threads, "OpenBLAS threads (0: the same as --threads)");
   app.add_option("--samples", o.samples, "First N Fashion-MNIST training images")
       ->check(CLI::Range(1, 60000));
   app.add_option("--batch-size", o.batch_size, "Samples per SGD step")->check(CLI::PositiveNumber);
@@ -421,16 +400,21 @@ int main(int argc, char** argv) {
                  "After training, time host::evaluate on the training images in batches of "
                  "this size (0: skip)");
   app.add_option("--gemm-size", o.gemm_size, "n of the n x n x n GEMM (0: none)");
-  app.add_option("--gemm-reps", o.gemm_reps, "GEMM repetitions (best of)")->check(CLI::PositiveNumber);
+  app.add_option("--gemm-reps", o.gemm_reps, "GEMM repetitions (best of)")
+      ->check(CLI::PositiveNumber);
   app.add_flag("!--no-dnnl-gemm", o.dnnl_gemm, "Skip the 1x1-convolution (oneDNN) GEMM");
-  app.add_flag("--channels-last", o.channels_last,
-               "Convert 4-d weights and the inputs to channels-last memory format");
+  app.add_flag("--contiguous", o.contiguous,
+               "Keep convolution weights contiguous (NCHW) instead of the trainer's default "
+               "channels-last");
   app.add_flag("--no-mkldnn", o.no_mkldnn, "Disable oneDNN (at::globalContext)");
   app.add_option("--mmap-threshold", o.mmap_threshold, "mallopt(M_MMAP_THRESHOLD) in bytes");
   app.add_option("--trim-threshold", o.trim_threshold, "mallopt(M_TRIM_THRESHOLD) in bytes");
   app.add_option("--top-pad", o.top_pad, "mallopt(M_TOP_PAD) in bytes");
   app.add_option("--seed", o.seed, "Seed of the weights and the shuffling");
   app.add_option("--plugin-path", o.plugin_paths, "Extra plugin folders or files");
+  app.add_flag("--plain-process", o.plain_process,
+               "Skip the process set-up of `secateurs` (fixed malloc thresholds): a plain "
+               "LibTorch program, like the Python one");
   app.add_option("--json", o.json, "Append one JSON line per result to this file");
   CLI11_PARSE(app, argc, argv);
   try {

@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages secateurs needs to build, test and run. Idempotent:
 # silent when everything is present; uses sudo when not run as root. Nothing is
 # downloaded except Debian packages.
+#
+#   scripts/setup-debian.sh [PACKAGE...]   extra packages, e.g. the benchmarks' (bench/)
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,7 @@ packages=(
   libopenblas0-pthread
   # the default data: Fashion-MNIST in IDX gzip under /usr/share/datasets/fashion-mnist
   dataset-fashion-mnist
+  "$@"
 )
 
 missing=()
