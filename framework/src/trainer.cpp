@@ -417,7 +417,9 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
         }
         if (defense != nullptr) defense->prepare_batch(batch, context);
 
-        optimizer->zero_grad();
+        // Gradients dropped rather than zeroed: backward then writes them instead of
+        // adding to zeros, one pass over every gradient less per step.
+        for (at::Tensor& p : trainable) p.mutable_grad().reset();
         const bool custom_gradients =
             defense != nullptr && defense->compute_gradients(model, batch, context);
         if (!custom_gradients) {
