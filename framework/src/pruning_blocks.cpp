@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "secateurs/error.h"
+#include "secateurs/gradients.h"
 #include "secateurs/pruner.h"
 
 namespace secateurs {
@@ -335,6 +336,24 @@ std::vector<LabeledData> pruning_batches(const PruningRequest& request, const st
         {data.inputs.slice(0, start, end), data.labels.slice(0, start, end), data.num_classes});
   }
   return batches;
+}
+
+std::vector<at::Tensor> taylor_scores(Model& model, const std::vector<PruneTarget>& targets,
+                                      const std::vector<LabeledData>& batches) {
+  std::vector<at::Tensor> weights;
+  std::vector<at::Tensor> scores;
+  for (const PruneTarget& target : targets) {
+    weights.push_back(target.weight);
+    scores.push_back(torch::zeros(target.weight.sizes(), torch::kFloat64));
+  }
+  for (const LabeledData& batch : batches) {
+    const std::vector<at::Tensor> gradients = loss_gradients(model, batch, weights);
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+      scores[i] += (gradients[i] * weights[i]).to(torch::kFloat64).cpu().square();
+    }
+  }
+  return scores;
 }
 
 }  // namespace secateurs

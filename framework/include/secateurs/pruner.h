@@ -102,4 +102,11 @@ SECATEURS_API std::vector<LabeledData> pruning_batches(const PruningRequest& req
                                                        const std::string& pruner,
                                                        std::int64_t max_examples = 0);
 
+// First-order Taylor importance of every target weight: the sum over `batches` of
+// (g * w)^2, g the gradient of the batch's mean cross-entropy (secateurs/gradients.h).
+// Float64 on the CPU, one tensor per target, in target order.
+SECATEURS_API std::vector<at::Tensor> taylor_scores(Model& model,
+                                                    const std::vector<PruneTarget>& targets,
+                                                    const std::vector<LabeledData>& batches);
+
 }  // namespace secateurs

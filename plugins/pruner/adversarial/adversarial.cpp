@@ -26,23 +26,14 @@ class Adversarial final : public Pruner {
   }
 
   PruningDecision prune(Model& model, const PruningRequest& request, Context& context) override {
-    std::vector<at::Tensor> weights;
-    std::vector<at::Tensor> scores;
-    for (const PruneTarget& target : request.targets) {
-      weights.push_back(target.weight);
-      scores.push_back(torch::zeros(target.weight.sizes(), torch::kFloat64));
-    }
     at::Generator generator = make_generator(derive_seed(context.seed(), "pruner.adversarial"));
+    std::vector<LabeledData> attacked;
     for (const LabeledData& batch :
          pruning_batches(request, "pruner.adversarial", batches_ * request.batch_size)) {
-      const LabeledData attacked{pgd_examples(model, batch, pgd_, generator), batch.labels,
-                                 batch.num_classes};
-      const std::vector<at::Tensor> gradients = loss_gradients(model, attacked, weights);
-      torch::NoGradGuard no_grad;
-      for (std::size_t i = 0; i < weights.size(); ++i) {
-        scores[i] += (gradients[i] * weights[i]).to(torch::kFloat64).cpu().square();
-      }
+      attacked.push_back(
+          {pgd_examples(model, batch, pgd_, generator), batch.labels, batch.num_classes});
     }
+    const std::vector<at::Tensor> scores = taylor_scores(model, request.targets, attacked);
     return {keep_highest(request.targets, scores, request.sparsity, scope_), {}};
   }
 

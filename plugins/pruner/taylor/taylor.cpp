@@ -16,21 +16,9 @@ class Taylor final : public Pruner {
         batches_(params.get_int("batches")) {}
 
   PruningDecision prune(Model& model, const PruningRequest& request, Context&) override {
-    std::vector<at::Tensor> weights;
-    for (const PruneTarget& target : request.targets) weights.push_back(target.weight);
-    std::vector<at::Tensor> scores;
-    for (const PruneTarget& target : request.targets) {
-      scores.push_back(torch::zeros(target.weight.sizes(), torch::kFloat64));
-    }
-    const std::vector<LabeledData> batches =
-        pruning_batches(request, "pruner.taylor", batches_ * request.batch_size);
-    for (const LabeledData& batch : batches) {
-      const std::vector<at::Tensor> gradients = loss_gradients(model, batch, weights);
-      torch::NoGradGuard no_grad;
-      for (std::size_t i = 0; i < weights.size(); ++i) {
-        scores[i] += (gradients[i] * weights[i]).to(torch::kFloat64).cpu().square();
-      }
-    }
+    const std::vector<at::Tensor> scores =
+        taylor_scores(model, request.targets,
+                      pruning_batches(request, "pruner.taylor", batches_ * request.batch_size));
     return {keep_highest(request.targets, scores, request.sparsity, scope_), {}};
   }
 
