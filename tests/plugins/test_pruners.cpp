@@ -27,6 +27,7 @@ struct Network {
 // whole channels can land within 0.5% of a requested sparsity.
 const Network kMlp{"model.mlp", "hidden: [256, 128]", {{1, 28, 28}, 10}, "classifier.weight"};
 const Network kVgg{"model.vgg_bn", "width: 0.125", {{3, 16, 16}, 10}, "classifier.weight"};
+const Network kResNet{"model.resnet18", "width: 0.25", {{3, 16, 16}, 10}, "fc.weight"};
 
 struct PrunerCase {
   const char* component;
@@ -89,8 +90,8 @@ host::MaskSet prune_once(Model& model, const PrunerCase& pruner_case, const Netw
 }
 
 std::vector<Network> networks_for(const PrunerCase& pruner_case) {
-  if (pruner_case.needs_batch_norm) return {kVgg};
-  if (pruner_case.structured) return {kMlp, kVgg};
+  if (pruner_case.needs_batch_norm) return {kVgg, kResNet};
+  if (pruner_case.structured) return {kMlp, kVgg, kResNet};
   return {kMlp};
 }
 
@@ -192,13 +193,14 @@ TEST_CASE("structured pruners refuse models without channel groups or batch norm
   });
   CHECK(contains(message, "batch norm"));
 
-  std::shared_ptr<Model> resnet = make_component<Model>("model.resnet18", "width: 0.125");
+  // A model that declares no channel groups (the test's own TinyMlp).
+  testing::TinyMlp tiny(16);
   TestContext context(1);
-  resnet->build({{3, 16, 16}, 10}, context);
-  const LabeledData images = uniform_examples({{3, 16, 16}, 10}, 8, 2);
+  tiny.build({{12}, 4}, context);
+  const LabeledData rows = uniform_examples({{12}, 4}, 8, 2);
   const std::string no_groups = message_of<ConfigError>([&] {
-    prune_once(*resnet, {"pruner.filter_norm", "{}", true, false},
-               {"model.resnet18", "", {{3, 16, 16}, 10}, "fc.weight"}, 0.5, images);
+    prune_once(tiny, {"pruner.filter_norm", "{}", true, false},
+               {"tiny", "", {{12}, 4}, "fc2.weight"}, 0.5, rows);
   });
   CHECK(contains(no_groups, "no channel groups"));
 }

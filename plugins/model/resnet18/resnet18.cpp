@@ -78,6 +78,46 @@ class ResNet18 final : public secateurs::NetworkModel {
     fc_ = root.register_module("fc", torch::nn::Linear(in, shape.num_classes));
   }
 
+ public:
+  // Two kinds of groups. Inside a block, conv1's channels (and bn1) feed conv2 alone. The
+  // residual stream of a stage is one group: every convolution that adds into it (the stem
+  // or a downsample, and each block's conv2, with their batch norms) produces its
+  // channels, and every block's conv1, the next stage's downsample and the classifier
+  // read them. A stream channel that all its producers zero is zero after every sum and
+  // ReLU of the stage, so it can go. Sizes are read from the current weights.
+  std::vector<secateurs::ChannelGroup> channel_groups() const override {
+    const auto params = root().named_parameters();
+    const auto has = [&](const std::string& module) {
+      return params.find(module + ".weight") != nullptr;
+    };
+    const auto channels = [&](const std::string& module) {
+      return params[module + ".weight"].size(0);
+    };
+    std::vector<secateurs::ChannelGroup> groups;
+    secateurs::ChannelGroup stream{"conv1", channels("conv1"), {"conv1"}, {"bn1"}, {}};
+    for (std::size_t stage = 1; stage <= layers_.size(); ++stage) {
+      for (std::size_t block = 0; block < layers_[stage - 1]->size(); ++block) {
+        const std::string p = "layer" + std::to_string(stage) + "." + std::to_string(block) + ".";
+        stream.consumers.push_back({p + "conv1", 1});
+        groups.push_back(
+            {p + "conv1", channels(p + "conv1"), {p + "conv1"}, {p + "bn1"}, {{p + "conv2", 1}}});
+        if (has(p + "downsample.0")) {
+          stream.consumers.push_back({p + "downsample.0", 1});
+          groups.push_back(std::move(stream));
+          stream = {p + "conv2", channels(p + "conv2"), {}, {}, {}};
+          stream.producers.push_back(p + "downsample.0");
+          stream.norms.push_back(p + "downsample.1");
+        }
+        stream.producers.push_back(p + "conv2");
+        stream.norms.push_back(p + "bn2");
+      }
+    }
+    stream.consumers.push_back({"fc", 1});
+    groups.push_back(std::move(stream));
+    return groups;
+  }
+
+ private:
   at::Tensor run(const at::Tensor& inputs) override {
     at::Tensor x = torch::relu(bn1_->forward(conv1_->forward(inputs)));
     for (torch::nn::Sequential& layer : layers_) x = layer->forward(x);
