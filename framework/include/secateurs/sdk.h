@@ -10,6 +10,7 @@
 #include "secateurs/error.h"
 #include "secateurs/gradients.h"
 #include "secateurs/init.h"
+#include "secateurs/metrics.h"
 #include "secateurs/model.h"
 #include "secateurs/params.h"
 #include "secateurs/plugin.h"
