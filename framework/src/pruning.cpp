@@ -101,6 +101,8 @@ void keep_group_channels(const ChannelGroup& group, const at::Tensor& keep,
     if (found == tensors.end() || found->second.dim() == 0) return;
     at::Tensor& live = found->second;
     live.set_data(live.detach().index_select(0, keep.to(live.device())).contiguous());
+    // A gradient of the old shape would break the next backward pass.
+    if (live.requires_grad()) live.mutable_grad().reset();
     const auto mask = masks.find(name);
     if (mask != masks.end()) mask->second = mask->second.index_select(0, keep).contiguous();
   };
@@ -560,10 +562,10 @@ class ScheduleRunner {
       result_.removed = remove_dead_channels(model_, result_.masks);
       std::int64_t gone = 0;
       for (const RemovedChannels& r : result_.removed) gone += r.before - r.after;
-      if (gone > 0) {
-        RoundRecord after =
-            measure_round(model_, inputs_, result_.masks, result_.rounds.back().round,
-                          result_.rounds.back().requested_sparsity, dense_weights);
+      const RoundRecord* last = result_.final_round();
+      if (gone > 0 && last != nullptr) {
+        RoundRecord after = measure_round(model_, inputs_, result_.masks, last->round,
+                                          last->requested_sparsity, dense_weights);
         after.note = "after removing " + std::to_string(gone) + " dead channels";
         add(std::move(after));
       }
@@ -659,6 +661,13 @@ class ScheduleRunner {
 };
 
 }  // namespace
+
+const RoundRecord* ScheduleResult::final_round() const {
+  for (auto r = rounds.rbegin(); r != rounds.rend(); ++r) {
+    if (r->kept) return &*r;
+  }
+  return nullptr;
+}
 
 ScheduleResult run_schedule(Model& model, Pruner& pruner, const ScheduleSettings& settings,
                             const ScheduleInputs& inputs, Context& context) {

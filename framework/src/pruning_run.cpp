@@ -55,6 +55,12 @@ std::string round_name(int round) {
   return round < 0 ? "dense" : std::to_string(round);
 }
 
+// The model as the run leaves it: the last kept round, or the dense model when none was.
+const RoundRecord& final_record(const PruningRunResult& result) {
+  const RoundRecord* last = result.schedule.final_round();
+  return last != nullptr ? *last : result.dense;
+}
+
 }  // namespace
 
 ParamSchema pruning_targets_schema() {
@@ -120,13 +126,25 @@ PruningRunConfig read_pruning_run(const std::filesystem::path& path, const Regis
                       " needs the dense training in this run; remove the checkpoint, or rewind "
                       "to epoch 0 (the initialisation)");
   }
-  if (config.checkpoint.empty() && config.rewind_epoch > config.run.trainer.epochs) {
+  if (config.schedule.rewind && config.checkpoint.empty() &&
+      config.rewind_epoch > config.run.trainer.epochs) {
     throw ConfigError(where + ": pruning.start: rewind_epoch " +
                       std::to_string(config.rewind_epoch) + " is past the dense training's " +
                       std::to_string(config.run.trainer.epochs) + " epochs");
   }
   if (config.schedule.kind == ScheduleKind::Adaptive && config.run.split.dev == 0) {
     throw ConfigError(where + ": the adaptive schedule needs a dev set (split.dev > 0)");
+  }
+  if ((config.finetune.patience > 0 || config.finetune.restore_best) && config.run.split.dev == 0) {
+    throw ConfigError(where +
+                      ": pruning.finetune: early stopping (patience, restore_best) needs a dev "
+                      "set (split.dev > 0)");
+  }
+  if (config.schedule.kind == ScheduleKind::Gradual &&
+      config.schedule.initial_sparsity > config.schedule.sparsity) {
+    throw ConfigError(where + ": pruning.schedule: initial_sparsity " +
+                      fixed(config.schedule.initial_sparsity, 3) + " is above the final sparsity " +
+                      fixed(config.schedule.sparsity, 3));
   }
   return config;
 }
@@ -231,8 +249,9 @@ PruningRunResult run_pruning(const PruningRunConfig& config, const Registry& reg
     CheckpointMetadata pruned = metadata;
     pruned["pruner"] = config.pruner.component;
     pruned["pruner.params"] = params_text(config.pruner.params);
-    pruned["sparsity"] = fixed(result.schedule.rounds.back().sparsity, 6);
-    pruned["round"] = std::to_string(result.schedule.rounds.back().round);
+    const RoundRecord& last = final_record(result);
+    pruned["sparsity"] = fixed(last.sparsity, 6);
+    pruned["round"] = std::to_string(last.round);
     if (!result.schedule.removed.empty()) pruned["channels"] = channel_sizes_text(*model);
     save_checkpoint(output / "model.ckpt", *model, result.schedule.masks, pruned);
     if (run.plan) save_plan(output / "plan.txt", *run.plan);
@@ -297,7 +316,7 @@ std::string format_round_line(const RoundRecord& r) {
 std::string format_pruning_summary(const PruningRunConfig& config, const PruningRunResult& result) {
   std::ostringstream out;
   const TrainingRunConfig& run = config.run;
-  const RoundRecord& last = result.schedule.rounds.back();
+  const RoundRecord& last = final_record(result);
   const char* kinds[] = {"one-shot", "iterative", "gradual", "adaptive"};
   out << "run:       " << run.source << " (seed " << run.seed << ")\n"
       << "data:      " << run.dataset.component << ": " << result.train_size << " train, "
@@ -331,9 +350,10 @@ std::string format_pruning_summary(const PruningRunConfig& config, const Pruning
         << "\n";
   }
   out << "wall time: load " << fixed(result.times.load_seconds, 2) << " s, dense training "
-      << fixed(result.times.train_seconds + result.times.dev_seconds, 2) << " s, pruning "
-      << fixed(result.pruning_seconds, 2) << " s, save " << fixed(result.times.save_seconds, 2)
-      << " s\n";
+      << (result.dense_fit ? fixed(result.times.train_seconds + result.times.dev_seconds, 2) + " s"
+                           : std::string("none (loaded)"))
+      << ", pruning " << fixed(result.pruning_seconds, 2) << " s, save "
+      << fixed(result.times.save_seconds, 2) << " s\n";
   return out.str();
 }
 

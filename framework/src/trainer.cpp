@@ -230,6 +230,12 @@ ParamSchema trainer_schema() {
       param::real("adversarial_fraction", d.adversarial_fraction,
                   "Adversarial training: share of each batch replaced by PGD examples")
           .range(0, 1),
+      param::real("adversarial_input_min", d.adversarial_input_min,
+                  "Adversarial training: smallest valid input value")
+          .range(-1e9, 1e9),
+      param::real("adversarial_input_max", d.adversarial_input_max,
+                  "Adversarial training: largest valid input value")
+          .range(-1e9, 1e9),
   };
 }
 
@@ -265,6 +271,8 @@ TrainerSettings trainer_settings(const Params& p) {
   s.adversarial_steps = static_cast<int>(p.get_int("adversarial_steps"));
   s.adversarial_step_size = p.get_float("adversarial_step_size");
   s.adversarial_fraction = p.get_float("adversarial_fraction");
+  s.adversarial_input_min = p.get_float("adversarial_input_min");
+  s.adversarial_input_max = p.get_float("adversarial_input_max");
   return s;
 }
 
@@ -365,6 +373,8 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
   pgd.epsilon = settings.adversarial_epsilon;
   pgd.steps = settings.adversarial_steps;
   pgd.step_size = settings.adversarial_step_size;
+  pgd.lower = settings.adversarial_input_min;
+  pgd.upper = settings.adversarial_input_max;
   FitReport report;
   std::optional<ModelState> best_state;
   double best_score = -std::numeric_limits<double>::infinity();

@@ -58,6 +58,14 @@ TEST_CASE("pruning run files: overrides are applied and validated like the file"
   const std::string scalar =
       message_of<ConfigError>([&] { host::read_pruning_run(path, registry, {"seed.value=3"}); });
   CHECK(contains(scalar, "'seed' is not a map"));
+  CHECK(contains(message_of<ConfigError>([&] {
+                   host::read_pruning_run(path, registry,
+                                          {"pruning.schedule.schedule=gradual",
+                                           "pruning.schedule.initial_sparsity=0.6"});
+                 }),
+                 "initial_sparsity 0.600 is above the final sparsity 0.500"));
+  // A rewind epoch is checked only when rewinding is on.
+  CHECK_NOTHROW(host::read_pruning_run(path, registry, {"pruning.start.rewind_epoch=9"}));
   const auto missing = write_run(dir, "");
   CHECK(contains(message_of<ConfigError>([&] { host::read_pruning_run(missing, registry); }),
                  "the section 'pruning' is required"));

@@ -102,12 +102,14 @@ class SECATEURS_API Defense : public Component {
 
   // The loss to minimise, given the trainer's cross-entropy `base_loss` (a scalar, mean
   // over the batch) on `logits`. The default returns `base_loss`.
-  virtual at::Tensor loss(const Batch& batch, const at::Tensor& logits,
-                          const at::Tensor& base_loss, Context& context);
+  virtual at::Tensor loss(const Batch& batch, const at::Tensor& logits, const at::Tensor& base_loss,
+                          Context& context);
 
   // Return true after setting the .grad of every trainable parameter of `model` yourself
   // (per-sample clipping and noise of DP-SGD); the trainer then skips its own forward,
-  // loss and backward. The default returns false.
+  // loss and backward. The default returns false. On entry every .grad is undefined (the
+  // trainer drops gradients before each step): assign it (p.mutable_grad() = g), do not
+  // add to it.
   virtual bool compute_gradients(Model& model, const Batch& batch, Context& context);
 
   // Called after each optimizer step, masks already re-applied (e.g. to train an

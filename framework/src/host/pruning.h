@@ -71,7 +71,9 @@ SECATEURS_API std::string channel_sizes_text(const Model& model);
 SECATEURS_API void resize_channel_groups(Model& model, const std::string& sizes);
 
 // load_checkpoint for models whose channels were physically removed: when the metadata
-// has "channels", the freshly built `model` is first shrunk to those sizes.
+// has "channels", the freshly built `model` is first shrunk to those sizes. The file's
+// header and checksum are checked before; if the load itself then fails, the model is
+// left shrunk (build a fresh one to try again).
 SECATEURS_API LoadedCheckpoint load_pruned_checkpoint(const std::filesystem::path& path,
                                                       Model& model);
 
@@ -165,6 +167,9 @@ struct ScheduleResult {
   std::vector<RoundRecord> rounds;
   MaskSet masks;
   std::vector<RemovedChannels> removed;
+  // The record of the model as the schedule leaves it: the last kept round (adaptive
+  // schedules may end with undone ones); null when no round was kept.
+  const RoundRecord* final_round() const;
 };
 
 SECATEURS_API ScheduleResult run_schedule(Model& model, Pruner& pruner,

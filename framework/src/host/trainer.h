@@ -68,12 +68,14 @@ struct TrainerSettings {
   // Adversarial training (Madry et al.): before each step, the first
   // `adversarial_fraction` of the (shuffled) batch is replaced by L-infinity PGD examples
   // against the current weights, within `adversarial_epsilon` of the clean inputs and
-  // inside [0, 1] (the datasets' pixel range). 0 turns it off. What adversarial pruning's
-  // fine-tuning uses to keep robustness.
+  // inside [adversarial_input_min, adversarial_input_max] (default [0, 1], the image
+  // datasets' pixel range; widen it for standardised or tabular data). 0 turns it off.
+  // What adversarial pruning's fine-tuning uses to keep robustness.
   double adversarial_epsilon = 0.0;
   int adversarial_steps = 7;
   double adversarial_step_size = 0.0;  // 0: 2.5 * epsilon / steps
   double adversarial_fraction = 1.0;
+  double adversarial_input_min = 0.0, adversarial_input_max = 1.0;
 
   std::uint64_t seed = 0;
 };

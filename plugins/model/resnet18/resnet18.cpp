@@ -102,14 +102,18 @@ class ResNet18 final : public secateurs::NetworkModel {
         groups.push_back(
             {p + "conv1", channels(p + "conv1"), {p + "conv1"}, {p + "bn1"}, {{p + "conv2", 1}}});
         if (has(p + "downsample.0")) {
+          // A new stream: this block's conv2 and downsample sum into it.
           stream.consumers.push_back({p + "downsample.0", 1});
           groups.push_back(std::move(stream));
-          stream = {p + "conv2", channels(p + "conv2"), {}, {}, {}};
-          stream.producers.push_back(p + "downsample.0");
-          stream.norms.push_back(p + "downsample.1");
+          stream = {p + "conv2",
+                    channels(p + "conv2"),
+                    {p + "conv2", p + "downsample.0"},
+                    {p + "bn2", p + "downsample.1"},
+                    {}};
+        } else {
+          stream.producers.push_back(p + "conv2");
+          stream.norms.push_back(p + "bn2");
         }
-        stream.producers.push_back(p + "conv2");
-        stream.norms.push_back(p + "bn2");
       }
     }
     stream.consumers.push_back({"fc", 1});
