@@ -2,10 +2,13 @@
 // schedule, early stopping on a dev set, pruning masks and a defense's hooks; and
 // batched no-grad inference.
 //
-// Determinism: every random draw of a fit (shuffling) comes from generators seeded by
-// TrainerSettings::seed and the round, so one seed gives the same weights whatever the
-// thread count. The trainer does not change LibTorch's thread settings: the caller picks
-// one intra-op thread per model when many models train at once.
+// Determinism: every random draw of a fit (shuffling, PGD starts) comes from generators
+// seeded by TrainerSettings::seed and the round, so one seed gives the same weights
+// however many models train at once, one thread each. A model's own intra-op thread
+// count can change the rounding of large matrix products (their sums are split), so runs
+// are bit-identical only at equal thread counts. The trainer does not change LibTorch's
+// thread settings: the caller picks one intra-op thread per model when many models
+// train at once.
 #pragma once
 
 #include <ATen/core/Tensor.h>
