@@ -481,6 +481,11 @@ double scheduled_sparsity(const ScheduleSettings& s, int round) {
 
 namespace {
 
+// NaN without a data set, so that a missing set reads as "not measured".
+double accuracy_on(Model& model, const LabeledData* data, std::int64_t batch_size) {
+  return data == nullptr ? std::nan("") : evaluate(model, *data, batch_size).accuracy;
+}
+
 LabeledData first_rows(const LabeledData& data, std::int64_t count) {
   const std::int64_t n = std::min(count, data.labels.size(0));
   return {data.inputs.slice(0, 0, n), data.labels.slice(0, 0, n), data.num_classes};
@@ -516,8 +521,7 @@ RoundRecord measure_round(Model& model, const ScheduleInputs& inputs, const Mask
   r.effective_macs = summary.effective_macs;
   r.size_bytes = sparse_size_bytes(model);
   const auto accuracy = [&](const LabeledData* data) {
-    return data == nullptr ? std::nan("")
-                           : evaluate(model, *data, inputs.finetune.eval_batch_size).accuracy;
+    return accuracy_on(model, data, inputs.finetune.eval_batch_size);
   };
   r.train_accuracy = inputs.measure_training ? accuracy(inputs.training) : std::nan("");
   r.dev_accuracy = accuracy(inputs.dev);
@@ -580,8 +584,7 @@ class ScheduleRunner {
   }
 
   double accuracy(const LabeledData* data) {
-    return data == nullptr ? std::nan("")
-                           : evaluate(model_, *data, inputs_.finetune.eval_batch_size).accuracy;
+    return accuracy_on(model_, data, inputs_.finetune.eval_batch_size);
   }
 
   RoundRecord record(int number, double requested) {

@@ -53,6 +53,10 @@ std::int64_t target_count(double sparsity, std::int64_t total, std::int64_t alre
 
 }  // namespace
 
+PruneScope prune_scope(const Params& params) {
+  return params.get_string("scope") == "global" ? PruneScope::Global : PruneScope::Layer;
+}
+
 std::vector<at::Tensor> keep_highest(const std::vector<PruneTarget>& targets,
                                      const std::vector<at::Tensor>& scores, double sparsity,
                                      PruneScope scope) {

@@ -23,6 +23,7 @@
 #include "secateurs/context.h"
 #include "secateurs/dataset.h"
 #include "secateurs/model.h"
+#include "secateurs/params.h"
 
 namespace secateurs {
 
@@ -65,6 +66,9 @@ class SECATEURS_API Pruner : public Component {
 // How far a threshold reaches: each target (or each channel group) to the requested
 // sparsity on its own, or one ranking over all of them.
 enum class PruneScope { Layer, Global };
+
+// The scope a pruner's validated enum parameter "scope" ({layer, global}) names.
+SECATEURS_API PruneScope prune_scope(const Params& params);
 
 // Keep-masks that remove the lowest-scoring weights: `scores` has one tensor per target
 // (same shapes; higher is more important). Weights already pruned go first whatever their

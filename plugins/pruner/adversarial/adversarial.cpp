@@ -14,8 +14,7 @@ using namespace secateurs;
 class Adversarial final : public Pruner {
  public:
   explicit Adversarial(const Params& params)
-      : scope_(params.get_string("scope") == "layer" ? PruneScope::Layer : PruneScope::Global),
-        batches_(params.get_int("batches")) {
+      : scope_(prune_scope(params)), batches_(params.get_int("batches")) {
     pgd_.epsilon = params.get_float("epsilon");
     pgd_.steps = static_cast<int>(params.get_int("steps"));
     pgd_.lower = params.get_float("input_min");

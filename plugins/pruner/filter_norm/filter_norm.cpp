@@ -12,8 +12,7 @@ using namespace secateurs;
 class FilterNorm final : public Pruner {
  public:
   explicit FilterNorm(const Params& params)
-      : p_(params.get_string("norm") == "l2" ? 2.0 : 1.0),
-        scope_(params.get_string("scope") == "global" ? PruneScope::Global : PruneScope::Layer) {}
+      : p_(params.get_string("norm") == "l2" ? 2.0 : 1.0), scope_(prune_scope(params)) {}
 
   PruningDecision prune(Model&, const PruningRequest& request, Context&) override {
     if (request.groups.empty()) {

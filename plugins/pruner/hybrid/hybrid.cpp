@@ -12,8 +12,7 @@ using namespace secateurs;
 class Hybrid final : public Pruner {
  public:
   explicit Hybrid(const Params& params)
-      : share_(params.get_float("channel_share")),
-        scope_(params.get_string("scope") == "global" ? PruneScope::Global : PruneScope::Layer) {}
+      : share_(params.get_float("channel_share")), scope_(prune_scope(params)) {}
 
   PruningDecision prune(Model&, const PruningRequest& request, Context&) override {
     if (request.groups.empty()) {

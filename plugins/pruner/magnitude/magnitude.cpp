@@ -10,8 +10,7 @@ using namespace secateurs;
 
 class Magnitude final : public Pruner {
  public:
-  explicit Magnitude(const Params& params)
-      : scope_(params.get_string("scope") == "global" ? PruneScope::Global : PruneScope::Layer) {}
+  explicit Magnitude(const Params& params) : scope_(prune_scope(params)) {}
 
   PruningDecision prune(Model&, const PruningRequest& request, Context&) override {
     std::vector<at::Tensor> scores;

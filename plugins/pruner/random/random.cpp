@@ -10,8 +10,7 @@ using namespace secateurs;
 
 class RandomPruner final : public Pruner {
  public:
-  explicit RandomPruner(const Params& params)
-      : scope_(params.get_string("scope") == "global" ? PruneScope::Global : PruneScope::Layer) {}
+  explicit RandomPruner(const Params& params) : scope_(prune_scope(params)) {}
 
   PruningDecision prune(Model&, const PruningRequest& request, Context& context) override {
     at::Generator generator = make_generator(derive_seed(context.seed(), "pruner.random"));

@@ -11,8 +11,7 @@ using namespace secateurs;
 
 class Slimming final : public Pruner {
  public:
-  explicit Slimming(const Params& params)
-      : scope_(params.get_string("scope") == "layer" ? PruneScope::Layer : PruneScope::Global) {}
+  explicit Slimming(const Params& params) : scope_(prune_scope(params)) {}
 
   PruningDecision prune(Model& model, const PruningRequest& request, Context&) override {
     std::map<std::string, at::Tensor> params;

@@ -13,8 +13,7 @@ using namespace secateurs;
 class Snip final : public Pruner {
  public:
   explicit Snip(const Params& params)
-      : scope_(params.get_string("scope") == "layer" ? PruneScope::Layer : PruneScope::Global),
-        examples_(params.get_int("examples")) {}
+      : scope_(prune_scope(params)), examples_(params.get_int("examples")) {}
 
   PruningDecision prune(Model& model, const PruningRequest& request, Context&) override {
     std::vector<at::Tensor> weights;

@@ -12,8 +12,7 @@ using namespace secateurs;
 class Taylor final : public Pruner {
  public:
   explicit Taylor(const Params& params)
-      : scope_(params.get_string("scope") == "layer" ? PruneScope::Layer : PruneScope::Global),
-        batches_(params.get_int("batches")) {}
+      : scope_(prune_scope(params)), batches_(params.get_int("batches")) {}
 
   PruningDecision prune(Model& model, const PruningRequest& request, Context&) override {
     const std::vector<at::Tensor> scores =
