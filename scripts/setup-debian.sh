@@ -10,7 +10,7 @@ packages=(
   # toolchain
   cmake ninja-build g++ git
   # libraries
-  libtorch-dev libyaml-cpp-dev libcli11-dev doctest-dev zlib1g-dev
+  libtorch-dev libyaml-cpp-dev libcli11-dev doctest-dev zlib1g-dev libtbb-dev
   # LibTorch's BLAS: OpenBLAS (pthreads). The reference BLAS is about ten times slower.
   libopenblas0-pthread
   # the default data: Fashion-MNIST in IDX gzip under /usr/share/datasets/fashion-mnist

@@ -17,6 +17,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "attack_command.h"
 #include "host/basic_context.h"
 #include "host/data_checks.h"
 #include "host/fingerprint.h"
@@ -269,6 +270,19 @@ int main(int argc, char** argv) {
                         "(repeatable)");
   prune_cmd->add_option("--threads", threads, "LibTorch intra-op threads; 0: LibTorch's default")
       ->check(CLI::NonNegativeNumber);
+  CLI::App* attack_cmd = app.add_subcommand(
+      "attack",
+      "Train a victim and its shadow models as a run file says, then score every attack on it");
+  attack_cmd
+      ->add_option("run", run_file, "YAML run file, e.g. experiments/attack/mlp_fashion_mnist.yaml")
+      ->required();
+  attack_cmd->add_option("--output", output_dir,
+                         "Directory for attacks.csv, scores.csv, roc/, models.csv and summary.txt");
+  attack_cmd->add_option("--set", overrides,
+                         "Override a run-file value: KEY=VALUE, e.g. shadows.count=4 (repeatable)");
+  attack_cmd
+      ->add_option("--threads", threads, "Models trained at once, one thread each; 0: one per core")
+      ->check(CLI::NonNegativeNumber);
   CLI::App* info_cmd = app.add_subcommand(
       "info", "Show the version, build fingerprint, plugin search path and BLAS in use");
 
@@ -298,6 +312,9 @@ int main(int argc, char** argv) {
     }
     if (*prune_cmd) {
       return cli::prune(registry, run_file, overrides, output_dir, threads, std::cout);
+    }
+    if (*attack_cmd) {
+      return cli::attack(registry, run_file, overrides, output_dir, threads, std::cout);
     }
   } catch (const NotFoundError& e) {
     std::cerr << "secateurs: " << e.what() << "\n";

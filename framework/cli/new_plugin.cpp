@@ -57,19 +57,27 @@ constexpr const char* kAttack = R"(// @NAME@: a membership-inference attack plug
 
 namespace {
 
-// Scores each target sample by its temperature-scaled log-probability of the true class:
-// an overfit model is more confident on its members than on unseen samples.
+// Scores each target sample by its temperature-scaled log-probability of the true class
+// (an overfit model is more confident on its members than on unseen samples), and calls
+// a member every sample at or above the threshold that best separates the shadows'
+// members from their non-members.
 class @CLASS@ final : public secateurs::Attack {
  public:
   explicit @CLASS@(const secateurs::Params& params)
       : temperature_(params.get_float("temperature")) {}
 
-  at::Tensor score(const secateurs::AttackInputs& inputs, secateurs::Context&) override {
-    // float64 and the log domain: in float32 a confident model rounds the probability of
-    // many members to exactly 1, and the ties distort AUC and every low-FPR figure.
-    const at::Tensor logits = inputs.target.logits.to(torch::kFloat64) / temperature_;
-    const at::Tensor log_probs = torch::log_softmax(logits, /*dim=*/1);
-    return log_probs.gather(1, inputs.target.labels.to(torch::kLong).view({-1, 1})).squeeze(1);
+  secateurs::AttackResult run(const secateurs::AttackInputs& inputs,
+                              secateurs::Context&) override {
+    // float64 and the log domain (true_class_log_probability): in float32 a confident
+    // model rounds the probability of many members to exactly 1, and the ties distort
+    // AUC and every low-FPR figure.
+    const secateurs::StackedShadows shadows = secateurs::stack_shadows(inputs.shadows);
+    const double threshold = secateurs::best_threshold(
+        secateurs::true_class_log_probability(shadows.logits / temperature_, shadows.labels),
+        shadows.is_member);
+    const at::Tensor scores = secateurs::true_class_log_probability(
+        inputs.target_logits / temperature_, inputs.target.labels);
+    return {scores, scores.ge(threshold)};
   }
 
  private:

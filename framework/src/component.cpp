@@ -34,7 +34,6 @@ std::vector<ChannelGroup> Model::channel_groups() const {
   return {};
 }
 Pruner::~Pruner() = default;
-Attack::~Attack() = default;
 Defense::~Defense() = default;
 
 bool Defense::needs_memorization() const {

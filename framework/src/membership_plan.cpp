@@ -168,6 +168,30 @@ ModelData deal_model(Dealer& dealer, const PlanSettings& settings) {
   return data;
 }
 
+// The IN matrix of paired shadows: for each pair, every group's columns in a random order,
+// the first half[g] to the pair's first shadow and the rest to the second (when there is
+// one).
+std::vector<std::vector<std::uint8_t>> split_in_pairs(const std::vector<Indices>& columns,
+                                                      const std::vector<std::int64_t>& half,
+                                                      std::size_t shadows, std::size_t width,
+                                                      Draws& draws) {
+  std::vector<std::vector<std::uint8_t>> in(shadows, std::vector<std::uint8_t>(width, 0));
+  for (std::size_t first = 0; first < shadows; first += 2) {
+    for (std::size_t g = 0; g < columns.size(); ++g) {
+      Indices order = columns[g];
+      draws.shuffle(order);
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        if (static_cast<std::int64_t>(k) < half[g]) {
+          in[first][static_cast<std::size_t>(order[k])] = 1;
+        } else if (first + 1 < shadows) {
+          in[first + 1][static_cast<std::size_t>(order[k])] = 1;
+        }
+      }
+    }
+  }
+  return in;
+}
+
 // Halves mode: see the header. The IN/OUT split of each pair is drawn per group, so each
 // half of a stratified population has every class's quota.
 void deal_halves(Dealer& dealer, Draws& draws, MembershipPlan& plan) {
@@ -191,21 +215,7 @@ void deal_halves(Dealer& dealer, Draws& draws, MembershipPlan& plan) {
   }
 
   const auto shadows = static_cast<std::size_t>(settings.shadows);
-  plan.shadow_in.assign(shadows, std::vector<std::uint8_t>(plan.population.size(), 0));
-  for (std::size_t first = 0; first < shadows; first += 2) {
-    for (std::size_t g = 0; g < columns.size(); ++g) {
-      Indices order = columns[g];
-      draws.shuffle(order);
-      for (std::size_t k = 0; k < order.size(); ++k) {
-        const bool first_half = static_cast<std::int64_t>(k) < m[g];
-        if (first_half) {
-          plan.shadow_in[first][order[k]] = 1;
-        } else if (first + 1 < shadows) {
-          plan.shadow_in[first + 1][order[k]] = 1;
-        }
-      }
-    }
-  }
+  plan.shadow_in = split_in_pairs(columns, m, shadows, plan.population.size(), draws);
 
   for (std::size_t s = 0; s < shadows; ++s) {
     ModelData data;
@@ -594,6 +604,27 @@ at::Tensor shadow_in_matrix(const MembershipPlan& plan) {
     }
   }
   return matrix;
+}
+
+std::vector<std::vector<std::uint8_t>> paired_halves(std::span<const std::int64_t> groups,
+                                                     std::int64_t shadows, std::uint64_t seed) {
+  if (shadows < 0 || shadows > kMaxShadows) {
+    throw ConfigError("paired_halves: shadows must be in [0, " + std::to_string(kMaxShadows) +
+                      "], got " + std::to_string(shadows));
+  }
+  std::vector<Indices> columns;
+  for (std::size_t j = 0; j < groups.size(); ++j) {
+    if (groups[j] < 0) throw ConfigError("paired_halves: negative group");
+    const auto g = static_cast<std::size_t>(groups[j]);
+    if (g >= columns.size()) columns.resize(g + 1);
+    columns[g].push_back(static_cast<std::int64_t>(j));
+  }
+  std::vector<std::int64_t> half(columns.size());
+  for (std::size_t g = 0; g < columns.size(); ++g) {
+    half[g] = static_cast<std::int64_t>(columns[g].size()) / 2;
+  }
+  Draws draws(seed);
+  return split_in_pairs(columns, half, static_cast<std::size_t>(shadows), groups.size(), draws);
 }
 
 }  // namespace secateurs::host

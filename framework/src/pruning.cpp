@@ -10,18 +10,13 @@
 #include <sstream>
 
 #include "host/model_summary.h"
+#include "host/run_text.h"
 #include "secateurs/error.h"
 #include "secateurs/random.h"
 
 namespace secateurs::host {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 std::string module_of(const std::string& parameter) {
   const std::size_t dot = parameter.rfind('.');

@@ -10,6 +10,7 @@
 #include "host/atomic_file.h"
 #include "host/basic_context.h"
 #include "host/checkpoint.h"
+#include "host/run_text.h"
 #include "secateurs/defense.h"
 #include "secateurs/error.h"
 #include "secateurs/pruner.h"
@@ -17,19 +18,6 @@
 
 namespace secateurs::host {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string fixed(double value, int digits) {
-  if (std::isnan(value)) return "-";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
 
 std::string percent(double fraction) {
   return std::isnan(fraction) ? std::string("-") : fixed(fraction * 100, 2) + " %";
@@ -87,8 +75,14 @@ PruningRunConfig read_pruning_run(const std::filesystem::path& path, const Regis
                                   const std::vector<std::string>& overrides) {
   RunFile file(path, overrides);
   file.check_keys(file.root(), {"seed", "dataset", "model", "split", "trainer", "pruning"}, "");
+  TrainingRunConfig run = read_training_sections(file, registry);
+  return read_pruning_section(file, registry, std::move(run));
+}
+
+PruningRunConfig read_pruning_section(RunFile& file, const Registry& registry,
+                                      TrainingRunConfig run) {
   PruningRunConfig config;
-  config.run = read_training_sections(file, registry);
+  config.run = std::move(run);
 
   const YAML::Node& root = file.root();
   const YAML::Node pruning = root["pruning"];

@@ -1,4 +1,5 @@
 #include "host/trainer.h"
+#include "host/run_text.h"
 
 #include <torch/torch.h>
 
@@ -16,12 +17,6 @@
 
 namespace secateurs::host {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 double scheduled_learning_rate(const TrainerSettings& s, int epoch) {
   switch (s.schedule) {

@@ -13,6 +13,7 @@
 #include "host/data_checks.h"
 #include "host/nearest.h"
 #include "host/params_builder.h"
+#include "host/run_text.h"
 #include "host/yaml_params.h"
 #include "secateurs/error.h"
 #include "secateurs/model.h"
@@ -21,25 +22,8 @@
 namespace secateurs::host {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-LabeledData subset(const LabeledData& data, const at::Tensor& indices) {
-  return {data.inputs.index_select(0, indices), data.labels.index_select(0, indices),
-          data.num_classes};
-}
-
 LabeledData rows(const LabeledData& data, std::int64_t begin, std::int64_t end) {
   return {data.inputs.slice(0, begin, end), data.labels.slice(0, begin, end), data.num_classes};
-}
-
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
 }
 
 std::string shape_text(const DataShape& shape) {
@@ -102,8 +86,13 @@ TrainingRunConfig read_training_run(const std::filesystem::path& path, const Reg
   return config;
 }
 
+LabeledData select_examples(const LabeledData& data, const at::Tensor& indices) {
+  return {data.inputs.index_select(0, indices), data.labels.index_select(0, indices),
+          data.num_classes};
+}
+
 RunData load_run_data(const TrainingRunConfig& config, const Registry& registry, PhaseTimes& times,
-                      const std::function<void(const std::string&)>& status) {
+                      const std::function<void(const std::string&)>& status, std::int64_t shadows) {
   RunData run;
   Clock::time_point start = Clock::now();
   const auto dataset = registry.create<Dataset>(
@@ -138,11 +127,17 @@ RunData load_run_data(const TrainingRunConfig& config, const Registry& registry,
     plan_settings.dev = split.dev;
     plan_settings.stratified = split.stratified;
     plan_settings.seed = derive_seed(config.seed, "plan");
+    plan_settings.shadows = shadows;
+    plan_settings.shadow_mode = ShadowMode::Halves;
     run.plan = make_membership_plan(plan_settings, data.labels, data.num_classes);
-    run.training = subset(data, index_tensor(run.plan->victim.members));
-    run.dev = subset(data, index_tensor(run.plan->victim.dev));
-    run.test = subset(data, index_tensor(run.plan->victim.non_members));
+    run.training = select_examples(data, index_tensor(run.plan->victim.members));
+    run.dev = select_examples(data, index_tensor(run.plan->victim.dev));
+    run.test = select_examples(data, index_tensor(run.plan->victim.non_members));
   }
+  if (shadows > 0 && split.mode != SplitMode::Membership) {
+    throw ConfigError(config.source + ": split: shadow models need split.mode membership");
+  }
+  run.pool = data;
   run.shape.input_shape.assign(data.inputs.sizes().begin() + 1, data.inputs.sizes().end());
   run.shape.num_classes = data.num_classes;
   times.plan_seconds = seconds_since(start);

@@ -354,3 +354,27 @@ TEST_CASE("membership plan: a damaged IN matrix is refused") {
             ", line 18: shadow.0.in must be 4 characters 0 or 1 (one per population sample), "
             "found '01x1'");
 }
+
+TEST_CASE("paired halves: each pair splits every group in complementary halves") {
+  // 3 groups of 6, 4 and 8 positions, interleaved.
+  std::vector<std::int64_t> groups;
+  for (int i = 0; i < 18; ++i) groups.push_back(i < 6 ? 0 : (i < 10 ? 1 : 2));
+  std::reverse(groups.begin(), groups.end());
+  const auto in = paired_halves(groups, 5, 11);
+  REQUIRE(in.size() == 5);
+  for (std::size_t s = 0; s < in.size(); ++s) {
+    REQUIRE(in[s].size() == groups.size());
+    std::vector<int> per_group(3, 0);
+    for (std::size_t j = 0; j < groups.size(); ++j) per_group[groups[j]] += in[s][j];
+    CHECK(per_group == std::vector<int>{3, 2, 4});  // half of each group
+  }
+  for (std::size_t j = 0; j < groups.size(); ++j) {
+    CHECK(in[0][j] + in[1][j] == 1);  // a pair: complementary
+    CHECK(in[2][j] + in[3][j] == 1);
+  }
+  CHECK(in[0] != in[2]);  // pairs are drawn independently
+  CHECK(paired_halves(groups, 5, 11) == in);
+  CHECK(paired_halves(groups, 5, 12) != in);
+  CHECK(message_of<ConfigError>([&] { paired_halves(groups, -1, 1); }).find("shadows") !=
+        std::string::npos);
+}

@@ -55,9 +55,9 @@ TEST_CASE("registry: creates a component whose deleter runs the plugin's destruc
     CHECK(live_objects(component) == before + 1);
     TestContext context;
     AttackInputs inputs;
-    inputs.target.logits = torch::tensor({{1.0f, 0.0f}, {-2.0f, 3.0f}});
+    inputs.target_logits = torch::tensor({{1.0f, 0.0f}, {-2.0f, 3.0f}});
     inputs.target.labels = torch::tensor({0, 1});
-    const at::Tensor scores = attack->score(inputs, context);
+    const at::Tensor scores = attack->run(inputs, context).scores;
     CHECK((scores.scalar_type() == at::kDouble));
     CHECK(scores[0].item<double>() == doctest::Approx(2.5));
     CHECK(scores[1].item<double>() == doctest::Approx(-0.5));

@@ -152,6 +152,15 @@ SECATEURS_API AttackEvaluationSet victim_evaluation_set(const MembershipPlan& pl
 // An int64 tensor [n] holding `indices`, for index_select on the pool's tensors.
 SECATEURS_API at::Tensor index_tensor(std::span<const std::int64_t> indices);
 
+// Random halves of a population for `shadows` models, paired as in halves mode: position
+// j of the population belongs to group groups[j] (its class, or 0 for all); each pair
+// draws a random order of every group, its first model takes the first floor(n_g / 2)
+// and its second model the rest, so each model's half has every group's share. Row s,
+// column j is 1 when model s trains on position j. Deterministic in `seed`. Used for
+// shadows that train on halves of the target's own samples (LiRA and RMIA online).
+SECATEURS_API std::vector<std::vector<std::uint8_t>> paired_halves(
+    std::span<const std::int64_t> groups, std::int64_t shadows, std::uint64_t seed);
+
 // shadow_in as a bool tensor [S, |P|] (halves mode; [S, 0] in disjoint mode).
 SECATEURS_API at::Tensor shadow_in_matrix(const MembershipPlan& plan);
 

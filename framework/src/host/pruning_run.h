@@ -56,6 +56,11 @@ SECATEURS_API PruningRunConfig read_pruning_run(const std::filesystem::path& pat
                                                 const Registry& registry,
                                                 const std::vector<std::string>& overrides = {});
 
+// The `pruning` section of `file`, for a run whose training sections are `run` (read
+// with read_training_sections from the same file). Throws like read_pruning_run.
+SECATEURS_API PruningRunConfig read_pruning_section(RunFile& file, const Registry& registry,
+                                                    TrainingRunConfig run);
+
 struct PruningRunResult {
   DataShape shape;
   std::int64_t train_size = 0, dev_size = 0, test_size = 0;

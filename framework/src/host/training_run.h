@@ -92,11 +92,18 @@ struct RunData {
   DataShape shape;
   LabeledData training, dev, test;  // dev may be empty
   std::optional<MembershipPlan> plan;
+  LabeledData pool;  // every example of the dataset; the plan's indices point into it
 };
 
+// The examples of `data` at `indices` (int64), in that order.
+SECATEURS_API LabeledData select_examples(const LabeledData& data, const at::Tensor& indices);
+
+// `shadows` > 0 (membership mode) adds that many shadows to the plan in halves mode; the
+// victim's sets stay those of the same run without shadows.
 SECATEURS_API RunData load_run_data(const TrainingRunConfig& config, const Registry& registry,
                                     PhaseTimes& times,
-                                    const std::function<void(const std::string&)>& status);
+                                    const std::function<void(const std::string&)>& status,
+                                    std::int64_t shadows = 0);
 SECATEURS_API std::shared_ptr<Model> build_run_model(const TrainingRunConfig& config,
                                                      const Registry& registry,
                                                      const DataShape& shape);

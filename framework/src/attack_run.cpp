@@ -1,0 +1,631 @@
+#include "host/attack_run.h"
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "host/atomic_file.h"
+#include "host/attack_inputs.h"
+#include "host/basic_context.h"
+#include "host/run_text.h"
+#include "host/runtime_info.h"
+#include "secateurs/defense.h"
+#include "secateurs/error.h"
+#include "secateurs/pruner.h"
+#include "secateurs/random.h"
+
+namespace secateurs::host {
+namespace {
+
+// The run's configuration with every derived seed taken from `seed` instead.
+AttackRunConfig reseeded(const AttackRunConfig& config, std::uint64_t seed) {
+  AttackRunConfig copy = config;
+  copy.run.seed = seed;
+  copy.run.trainer.seed = derive_seed(seed, "trainer");
+  if (copy.pruning) {
+    copy.pruning->run = copy.run;
+    copy.pruning->finetune.seed = derive_seed(seed, "finetune");
+  }
+  return copy;
+}
+
+std::string choice_text(const ComponentChoice& choice) {
+  const std::string params = params_text(choice.params);
+  return params == "{}" ? choice.component : choice.component + " " + params;
+}
+
+// "attack.lira {mode: online}": the component and the parameters that differ from their
+// defaults, short enough for a table row.
+std::string attack_label(const ComponentChoice& choice, const Registry& registry) {
+  const RegisteredComponent& component = registry.get(choice.component);
+  std::map<std::string, ParamValue> changed;
+  for (const auto& [name, value] : choice.params.values()) {
+    const auto spec = std::find_if(component.spec.params.begin(), component.spec.params.end(),
+                                   [&](const ParamSpec& p) { return p.name == name; });
+    if (spec == component.spec.params.end() || !spec->default_value ||
+        format_value(*spec->default_value) != format_value(value)) {
+      changed.emplace(name, value);
+    }
+  }
+  return choice_text({choice.component, Params(std::move(changed))});
+}
+
+// One model to train: its role, its data and the seed its randomness comes from.
+struct TrainingJob {
+  std::string role;
+  LabeledData training;
+  const LabeledData* dev = nullptr;
+  const LabeledData* test = nullptr;  // its non-members, for the record
+  std::uint64_t seed = 0;
+  bool victim = false;
+};
+
+// Trains the jobs in parallel TBB tasks, one LibTorch/BLAS thread each.
+std::vector<TrainedModel> train_all(const AttackRunConfig& config, const Registry& registry,
+                                    const DataShape& shape, const std::vector<TrainingJob>& jobs,
+                                    int threads,
+                                    const std::function<void(const std::string&)>& status) {
+  std::vector<TrainedModel> models(jobs.size());
+  std::mutex status_mutex;
+  set_compute_threads(1);
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t j) {
+      const TrainingJob& job = jobs[j];
+      models[j] = train_like_victim(config, registry, shape, job.training, job.dev, job.seed);
+      if (status) {
+        const std::lock_guard lock(status_mutex);
+        status(job.role + " trained in " + fixed(models[j].seconds, 1) + " s");
+      }
+    });
+  });
+  return models;
+}
+
+double final_sparsity(const TrainedModel& trained) {
+  if (!trained.schedule) return 0.0;
+  const RoundRecord* last = trained.schedule->final_round();
+  return last != nullptr ? last->sparsity : 0.0;
+}
+
+AttackMetrics measure(const std::string& name, AttackResult result, const at::Tensor& is_member,
+                      const AttackSettings& settings, std::uint64_t seed, double seconds) {
+  AttackMetrics metrics;
+  metrics.attack = name;
+  metrics.seconds = seconds;
+  const at::Tensor scores = result.scores.to(torch::kFloat64);
+  metrics.roc = roc_curve(scores, is_member);
+  metrics.balanced_accuracy = balanced_accuracy(result.decisions, is_member);
+  metrics.tpr_at_01pct = tpr_at_fpr(metrics.roc, 0.001);
+  metrics.tpr_at_001pct = tpr_at_fpr(metrics.roc, 0.0001);
+  const auto auc = [](const at::Tensor& s, const at::Tensor& l) { return roc_auc(s, l); };
+  const auto tpr1 = [](const at::Tensor& s, const at::Tensor& l) {
+    return tpr_at_fpr(roc_curve(s, l), 0.01);
+  };
+  if (settings.bootstrap > 0) {
+    metrics.auc = bootstrap_interval(scores, is_member, auc, settings.bootstrap,
+                                     settings.confidence, derive_seed(seed, "auc"));
+    metrics.tpr_at_1pct = bootstrap_interval(scores, is_member, tpr1, settings.bootstrap,
+                                             settings.confidence, derive_seed(seed, "tpr"));
+  } else {
+    const double a = roc_auc(metrics.roc), t = tpr_at_fpr(metrics.roc, 0.01);
+    metrics.auc = {a, a, a};
+    metrics.tpr_at_1pct = {t, t, t};
+  }
+  metrics.result = std::move(result);
+  return metrics;
+}
+
+void check_result(const std::string& name, const AttackResult& result, std::int64_t n) {
+  const auto bad = [&](const std::string& what) {
+    throw Error(name + " returned " + what + " for " + std::to_string(n) + " target samples");
+  };
+  if (!result.scores.defined() || result.scores.dim() != 1 || result.scores.size(0) != n) {
+    bad("scores that are not [N]");
+  }
+  if (!result.decisions.defined() || result.decisions.dim() != 1 || result.decisions.size(0) != n) {
+    bad("decisions that are not [N]");
+  }
+  if (!torch::isfinite(result.scores.to(torch::kFloat64)).all().item<bool>()) {
+    bad("scores that are NaN or infinite");
+  }
+}
+
+}  // namespace
+
+ParamSchema shadows_schema() {
+  const AttackSettings d;
+  return {
+      param::integer("count", d.shadows,
+                     "Shadow models on random halves of the attacker's population")
+          .range(1, 1024),
+      param::integer("online", d.online_shadows,
+                     "Shadows on random halves of the victim's evaluation samples, trained only "
+                     "when an attack needs them (LiRA or RMIA online)")
+          .range(0, 1024),
+      param::integer("population", d.population,
+                     "Attacker samples no model trained on (RMIA's population z)")
+          .range(0, 10'000'000),
+  };
+}
+
+ParamSchema attack_metrics_schema() {
+  const AttackSettings d;
+  return {
+      param::integer("bootstrap", d.bootstrap, "Bootstrap resamples for the intervals (0: none)")
+          .range(0, 100'000),
+      param::real("confidence", d.confidence, "Central mass of the bootstrap intervals")
+          .range(0.5, 0.999),
+  };
+}
+
+ParamSchema robustness_schema() {
+  const RobustnessSettings d;
+  return {
+      param::float_list("epsilons", {}, "L-infinity radii for FGSM and PGD (empty: not measured)"),
+      param::integer("samples", d.samples, "The first n of the victim's non-members are attacked")
+          .range(1, 10'000'000),
+      param::integer("pgd_steps", d.pgd_steps, "PGD steps").range(1, 10'000),
+      param::real("pgd_step_size", d.pgd_step_size, "PGD step size (0: 2.5 epsilon / steps)")
+          .range(0, 1e6),
+      param::boolean("random_start", d.random_start, "PGD starts at a random point of the ball"),
+      param::real("lower", d.lower, "Smallest valid input value"),
+      param::real("upper", d.upper, "Largest valid input value"),
+  };
+}
+
+AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registry& registry,
+                                const std::vector<std::string>& overrides) {
+  RunFile file(path, overrides);
+  const YAML::Node& root = file.root();
+  file.check_keys(root,
+                  {"seed", "dataset", "model", "split", "trainer", "pruning", "shadows", "attacks",
+                   "metrics", "robustness"},
+                  "");
+  AttackRunConfig config;
+  config.run = read_training_sections(file, registry);
+  if (root["pruning"] && !root["pruning"].IsNull()) {
+    config.pruning = read_pruning_section(file, registry, config.run);
+  }
+
+  const Params shadows = file.section(root["shadows"], shadows_schema(), "shadows");
+  const Params metrics = file.section(root["metrics"], attack_metrics_schema(), "metrics");
+  const Params robustness = file.section(root["robustness"], robustness_schema(), "robustness");
+  const YAML::Node attacks = root["attacks"];
+  if (!attacks || !attacks.IsSequence() || attacks.size() == 0) {
+    file.add_problem(file.where(attacks) +
+                     ": 'attacks' is required, a list of {component: attack.NAME, params: {...}}");
+  } else {
+    for (std::size_t i = 0; i < attacks.size(); ++i) {
+      config.attacks.push_back(
+          file.component(attacks[i], "attacks[" + std::to_string(i) + "]", Kind::Attack, registry));
+    }
+  }
+  file.throw_if_any();
+
+  config.attack.shadows = shadows.get_int("count");
+  config.attack.online_shadows = shadows.get_int("online");
+  config.attack.population = shadows.get_int("population");
+  config.attack.bootstrap = static_cast<int>(metrics.get_int("bootstrap"));
+  config.attack.confidence = metrics.get_float("confidence");
+  config.robustness.epsilons = robustness.get_float_list("epsilons");
+  config.robustness.samples = robustness.get_int("samples");
+  config.robustness.pgd_steps = static_cast<int>(robustness.get_int("pgd_steps"));
+  config.robustness.pgd_step_size = robustness.get_float("pgd_step_size");
+  config.robustness.random_start = robustness.get_bool("random_start");
+  config.robustness.lower = robustness.get_float("lower");
+  config.robustness.upper = robustness.get_float("upper");
+
+  const std::string& where = config.run.source;
+  if (config.run.split.mode != SplitMode::Membership) {
+    throw ConfigError(where +
+                      ": split: an attack run needs split.mode membership (members "
+                      "and non-members drawn by the membership plan)");
+  }
+  for (const double epsilon : config.robustness.epsilons) {
+    if (!(epsilon >= 0)) {
+      throw ConfigError(where + ": robustness.epsilons: " + fixed(epsilon, 4) +
+                        " is not a radius (>= 0)");
+    }
+  }
+  if (config.pruning) {
+    if (!config.pruning->checkpoint.empty()) {
+      throw ConfigError(where +
+                        ": pruning.start.checkpoint: an attack run trains the victim and "
+                        "every shadow itself, from the same recipe; remove it");
+    }
+  }
+  return config;
+}
+
+TrainedModel train_like_victim(const AttackRunConfig& config, const Registry& registry,
+                               const DataShape& shape, const LabeledData& training,
+                               const LabeledData* dev, std::uint64_t seed) {
+  const Clock::time_point start = Clock::now();
+  const AttackRunConfig run = reseeded(config, seed);
+  TrainedModel trained;
+  trained.model = build_run_model(run.run, registry, shape);
+  Model& model = *trained.model;
+
+  const bool rewind = run.pruning && run.pruning->schedule.rewind;
+  std::optional<NamedState> rewind_state;
+  if (rewind && run.pruning->rewind_epoch == 0) rewind_state = capture_state(model);
+  FitOptions options;
+  options.dev = dev;
+  options.on_epoch = [&](const EpochRecord& record) {
+    if (rewind && record.epoch + 1 == run.pruning->rewind_epoch)
+      rewind_state = capture_state(model);
+  };
+  BasicContext train_context(run.run.trainer.seed);
+  trained.fit = fit(model, training, run.run.trainer, options, train_context);
+
+  if (run.pruning) {
+    const PruningRunConfig& pruning = *run.pruning;
+    trained.dense = capture_state(model);
+    const auto pruner = registry.create<Pruner>(
+        split_qualified_name(pruning.pruner.component).second, pruning.pruner.params);
+    std::shared_ptr<Defense> defense;
+    if (pruning.defense) {
+      defense = registry.create<Defense>(split_qualified_name(pruning.defense->component).second,
+                                         pruning.defense->params);
+      if (defense->needs_memorization()) {
+        throw ConfigError(pruning.defense->component +
+                          " needs memorization scores, which an attack run does not compute yet");
+      }
+    }
+    if (rewind && !rewind_state) {
+      throw ConfigError(config.run.source + ": the dense training stopped before rewind_epoch " +
+                        std::to_string(pruning.rewind_epoch));
+    }
+    ScheduleInputs inputs;
+    inputs.training = &training;
+    inputs.dev = dev;
+    inputs.targets = select_targets(model, shape, pruning.targets);
+    inputs.pruner_name = pruning.pruner.component;
+    inputs.finetune = pruning.finetune;
+    inputs.defense = defense.get();
+    inputs.rewind = rewind_state ? &*rewind_state : nullptr;
+    inputs.shape = shape;
+    BasicContext pruning_context(derive_seed(seed, "pruning"));
+    trained.schedule = run_schedule(model, *pruner, pruning.schedule, inputs, pruning_context);
+  }
+  trained.seconds = seconds_since(start);
+  return trained;
+}
+
+double robust_accuracy(Model& model, const LabeledData& data, const PgdSettings& settings,
+                       std::uint64_t seed, std::int64_t batch_size) {
+  const std::int64_t n = data.labels.size(0);
+  if (n == 0) throw Error("robust_accuracy: no samples");
+  at::Generator generator = make_generator(seed);
+  std::int64_t correct = 0;
+  for (std::int64_t start = 0; start < n; start += batch_size) {
+    const std::int64_t end = std::min(start + batch_size, n);
+    const LabeledData batch{data.inputs.slice(0, start, end), data.labels.slice(0, start, end),
+                            data.num_classes};
+    const at::Tensor adversarial =
+        settings.epsilon > 0 ? pgd_examples(model, batch, settings, generator) : batch.inputs;
+    const at::Tensor logits = query_logits(model, adversarial, batch_size);
+    correct += logits.argmax(1).eq(batch.labels).sum().item<std::int64_t>();
+  }
+  return static_cast<double>(correct) / static_cast<double>(n);
+}
+
+AttackRunResult run_attack(const AttackRunConfig& config, const Registry& registry,
+                           const std::filesystem::path& output, int threads,
+                           const AttackRunHooks& hooks) {
+  const auto status = [&](const std::string& line) {
+    if (hooks.status) hooks.status(line);
+  };
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  std::vector<std::shared_ptr<Attack>> attacks;
+  bool needs_online = false;
+  for (const ComponentChoice& choice : config.attacks) {
+    attacks.push_back(
+        registry.create<Attack>(split_qualified_name(choice.component).second, choice.params));
+    needs_online = needs_online || attacks.back()->needs_online_shadows();
+  }
+  if (needs_online && config.attack.online_shadows < 2) {
+    throw ConfigError(config.run.source +
+                      ": shadows.online: an attack of this run needs shadows trained on halves "
+                      "of the victim's samples; set shadows.online to at least 2 (it is " +
+                      std::to_string(config.attack.online_shadows) + ")");
+  }
+
+  AttackRunResult result;
+  PhaseTimes times;
+  const RunData run =
+      load_run_data(config.run, registry, times, hooks.status, config.attack.shadows);
+  const MembershipPlan& plan = *run.plan;
+  result.shape = run.shape;
+  const LabeledData* victim_dev = run.dev.labels.size(0) > 0 ? &run.dev : nullptr;
+
+  // The victim's evaluation samples: its members, then as many non-members.
+  const AttackEvaluationSet evaluation = victim_evaluation_set(plan);
+  result.sample_indices = evaluation.indices;
+  result.is_member = evaluation.is_member;
+  const LabeledData target = select_examples(run.pool, evaluation.indices);
+  result.sample_labels = target.labels;
+
+  // The attacker's data: the halves population, its shared dev set, and samples for RMIA.
+  const at::Tensor population_indices = index_tensor(plan.population);
+  const LabeledData shadow_samples = select_examples(run.pool, population_indices);
+  const LabeledData shadow_dev = select_examples(run.pool, index_tensor(plan.shadows[0].dev));
+  std::vector<std::int64_t> unused = shadow_pool(plan);
+  {
+    std::vector<std::int64_t> taken = plan.population;
+    taken.insert(taken.end(), plan.shadows[0].dev.begin(), plan.shadows[0].dev.end());
+    taken.insert(taken.end(), plan.shadows[0].reference.begin(), plan.shadows[0].reference.end());
+    std::sort(taken.begin(), taken.end());
+    std::erase_if(
+        unused, [&](std::int64_t i) { return std::binary_search(taken.begin(), taken.end(), i); });
+  }
+  if (static_cast<std::int64_t>(unused.size()) < config.attack.population) {
+    throw ConfigError(
+        config.run.source + ": shadows.population: " + std::to_string(config.attack.population) +
+        " samples asked for, the " + "attacker's data has " + std::to_string(unused.size()) +
+        " left after the shadows' population and dev set");
+  }
+  // A seeded draw of the unused samples, so the population is a uniform sample of them.
+  {
+    at::Generator generator = make_generator(derive_seed(config.run.seed, "population"));
+    const at::Tensor order =
+        torch::randperm(static_cast<std::int64_t>(unused.size()), generator, torch::kLong);
+    std::vector<std::int64_t> picked;
+    for (std::int64_t k = 0; k < config.attack.population; ++k) {
+      picked.push_back(unused[static_cast<std::size_t>(order[k].item<std::int64_t>())]);
+    }
+    std::sort(picked.begin(), picked.end());
+    unused = std::move(picked);
+  }
+  const LabeledData population = select_examples(run.pool, index_tensor(unused));
+
+  // Every model to train: the victim, the shadows, and the online shadows when needed.
+  const std::int64_t online_count = needs_online ? config.attack.online_shadows : 0;
+  std::vector<std::vector<std::uint8_t>> online_in;
+  if (online_count > 0) {
+    // Stratified runs split every class in halves; others split the samples as one group.
+    std::vector<std::int64_t> groups(static_cast<std::size_t>(target.labels.size(0)), 0);
+    if (config.run.split.stratified) {
+      const at::Tensor labels = target.labels.contiguous();
+      std::copy_n(labels.data_ptr<std::int64_t>(), labels.size(0), groups.begin());
+    }
+    online_in = paired_halves(groups, online_count, derive_seed(config.run.seed, "online-halves"));
+  }
+  const auto rows_where = [](const std::vector<std::uint8_t>& in, bool value) {
+    std::vector<std::int64_t> rows;
+    for (std::size_t j = 0; j < in.size(); ++j) {
+      if ((in[j] != 0) == value) rows.push_back(static_cast<std::int64_t>(j));
+    }
+    return index_tensor(rows);
+  };
+  std::vector<TrainingJob> jobs;
+  jobs.push_back({"victim", run.training, victim_dev, &run.test, config.run.seed, true});
+  std::vector<LabeledData> shadow_tests(static_cast<std::size_t>(config.attack.shadows));
+  std::vector<LabeledData> online_tests(static_cast<std::size_t>(online_count));
+  for (std::int64_t s = 0; s < config.attack.shadows; ++s) {
+    const auto& in = plan.shadow_in[static_cast<std::size_t>(s)];
+    shadow_tests[static_cast<std::size_t>(s)] =
+        select_examples(shadow_samples, rows_where(in, false));
+    jobs.push_back({"shadow " + std::to_string(s),
+                    select_examples(shadow_samples, rows_where(in, true)),
+                    shadow_dev.labels.size(0) > 0 ? &shadow_dev : nullptr,
+                    &shadow_tests[static_cast<std::size_t>(s)],
+                    derive_seed(config.run.seed, "shadow/" + std::to_string(s)), false});
+  }
+  for (std::int64_t s = 0; s < online_count; ++s) {
+    const auto& in = online_in[static_cast<std::size_t>(s)];
+    online_tests[static_cast<std::size_t>(s)] = select_examples(target, rows_where(in, false));
+    // The attacker's shared dev set, as for the other shadows: it only steers early
+    // stopping, and it is disjoint from the victim's samples.
+    jobs.push_back({"online " + std::to_string(s), select_examples(target, rows_where(in, true)),
+                    shadow_dev.labels.size(0) > 0 ? &shadow_dev : nullptr,
+                    &online_tests[static_cast<std::size_t>(s)],
+                    derive_seed(config.run.seed, "online/" + std::to_string(s)), false});
+  }
+
+  status("training " + std::to_string(jobs.size()) + " models (" +
+         std::to_string(config.attack.shadows) + " shadows" +
+         (online_count > 0 ? ", " + std::to_string(online_count) + " online shadows" : "") +
+         ") on " + std::to_string(threads) + " threads");
+  Clock::time_point start = Clock::now();
+  std::vector<TrainedModel> trained =
+      train_all(config, registry, run.shape, jobs, threads, hooks.status);
+  result.training_seconds = seconds_since(start);
+  set_compute_threads(threads);
+
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    ModelRecord record;
+    record.role = jobs[j].role;
+    record.members = jobs[j].training.labels.size(0);
+    record.train_accuracy = evaluate(*trained[j].model, jobs[j].training).accuracy;
+    record.test_accuracy = evaluate(*trained[j].model, *jobs[j].test).accuracy;
+    record.sparsity = final_sparsity(trained[j]);
+    record.seconds = trained[j].seconds;
+    result.models.push_back(record);
+  }
+
+  // What the attacks see.
+  const Samples target_samples{target.inputs, target.labels};
+  const Samples population_samples{population.inputs, population.labels};
+  std::vector<TrainedShadow> shadows, online;
+  for (std::int64_t s = 0; s < config.attack.shadows; ++s) {
+    const auto& in = plan.shadow_in[static_cast<std::size_t>(s)];
+    shadows.push_back(
+        {trained[1 + static_cast<std::size_t>(s)].model,
+         torch::tensor(std::vector<std::int64_t>(in.begin(), in.end())).to(torch::kBool)});
+  }
+  for (std::int64_t s = 0; s < online_count; ++s) {
+    const auto& in = online_in[static_cast<std::size_t>(s)];
+    online.push_back(
+        {trained[1 + static_cast<std::size_t>(config.attack.shadows + s)].model,
+         torch::tensor(std::vector<std::int64_t>(in.begin(), in.end())).to(torch::kBool)});
+  }
+  Model& victim = *trained[0].model;
+  AttackInputs inputs = observe_target(
+      victim, target_samples, population_samples,
+      observe_shadows({shadow_samples.inputs, shadow_samples.labels}, shadows, target_samples,
+                      population_samples),
+      online_count > 0 ? observe_shadows(target_samples, online, target_samples, population_samples)
+                       : ShadowSet{});
+
+  for (std::size_t a = 0; a < attacks.size(); ++a) {
+    const std::string name = attack_label(config.attacks[a], registry);
+    status("attack " + name);
+    start = Clock::now();
+    BasicContext context(derive_seed(
+        config.run.seed, "attack/" + std::to_string(a) + "/" + config.attacks[a].component));
+    AttackResult attack_result = attacks[a]->run(inputs, context);
+    check_result(name, attack_result, target.labels.size(0));
+    const double seconds = seconds_since(start);
+    result.attacks.push_back(
+        measure(name, std::move(attack_result), result.is_member, config.attack,
+                derive_seed(config.run.seed, "bootstrap/" + std::to_string(a)), seconds));
+  }
+
+  if (!config.robustness.epsilons.empty()) {
+    const std::int64_t n = std::min(config.robustness.samples, run.test.labels.size(0));
+    const LabeledData attacked{run.test.inputs.slice(0, 0, n), run.test.labels.slice(0, 0, n),
+                               run.test.num_classes};
+    std::vector<std::pair<std::string, NamedState>> versions;
+    if (config.pruning) versions.emplace_back("dense", trained[0].dense);
+    const NamedState final_state = capture_state(victim);
+    versions.emplace_back(config.pruning ? "pruned" : "dense", final_state);
+    for (const auto& [label, state] : versions) {
+      if (config.pruning && label == "dense") {
+        // The dense weights fit the model only while no channel was removed.
+        if (!trained[0].schedule->removed.empty()) continue;
+      }
+      restore_state(victim, state);
+      for (const double epsilon : config.robustness.epsilons) {
+        PgdSettings fgsm;
+        fgsm.epsilon = epsilon;
+        fgsm.steps = 1;
+        fgsm.step_size = epsilon;
+        fgsm.random_start = false;
+        fgsm.lower = config.robustness.lower;
+        fgsm.upper = config.robustness.upper;
+        PgdSettings pgd = fgsm;
+        pgd.steps = config.robustness.pgd_steps;
+        pgd.step_size = config.robustness.pgd_step_size;
+        pgd.random_start = config.robustness.random_start;
+        const std::uint64_t seed = derive_seed(config.run.seed, "robustness");
+        result.robustness.push_back(
+            {label, "fgsm", epsilon, robust_accuracy(victim, attacked, fgsm, seed)});
+        result.robustness.push_back(
+            {label, "pgd", epsilon, robust_accuracy(victim, attacked, pgd, seed)});
+        status(label + " eps " + fixed(epsilon, 3) + ": FGSM " +
+               fixed(result.robustness[result.robustness.size() - 2].accuracy * 100, 2) +
+               " %, PGD " + fixed(result.robustness.back().accuracy * 100, 2) + " %");
+      }
+    }
+    restore_state(victim, final_state);
+  }
+
+  if (!output.empty()) {
+    std::filesystem::create_directories(output / "roc");
+    save_plan(output / "plan.txt", plan);
+    std::ostringstream attacks_csv, scores_csv, models_csv, robustness_csv;
+    attacks_csv << std::setprecision(8)
+                << "attack,balanced_accuracy,auc,auc_low,auc_high,tpr_at_1pct,tpr_at_1pct_low,"
+                   "tpr_at_1pct_high,tpr_at_0.1pct,tpr_at_0.01pct,seconds\n";
+    for (std::size_t a = 0; a < result.attacks.size(); ++a) {
+      const AttackMetrics& m = result.attacks[a];
+      attacks_csv << '"' << m.attack << "\"," << m.balanced_accuracy << ',' << m.auc.estimate << ','
+                  << m.auc.low << ',' << m.auc.high << ',' << m.tpr_at_1pct.estimate << ','
+                  << m.tpr_at_1pct.low << ',' << m.tpr_at_1pct.high << ',' << m.tpr_at_01pct << ','
+                  << m.tpr_at_001pct << ',' << m.seconds << '\n';
+      std::ostringstream roc;
+      roc << std::setprecision(17) << "threshold,fpr,tpr\n";
+      for (std::size_t k = 0; k < m.roc.fpr.size(); ++k) {
+        roc << m.roc.thresholds[k] << ',' << m.roc.fpr[k] << ',' << m.roc.tpr[k] << '\n';
+      }
+      write_file_atomically(output / "roc" / (std::to_string(a) + ".csv"), roc.str());
+    }
+    scores_csv << std::setprecision(17) << "sample,label,is_member";
+    for (std::size_t a = 0; a < result.attacks.size(); ++a) {
+      scores_csv << ",score_" << a << ",decision_" << a;
+    }
+    scores_csv << '\n';
+    std::vector<at::Tensor> scores, decisions;
+    for (const AttackMetrics& m : result.attacks) {
+      scores.push_back(m.result.scores.to(torch::kFloat64).contiguous());
+      decisions.push_back(m.result.decisions.to(torch::kBool).contiguous());
+    }
+    for (std::int64_t i = 0; i < result.sample_indices.size(0); ++i) {
+      scores_csv << result.sample_indices[i].item<std::int64_t>() << ','
+                 << result.sample_labels[i].item<std::int64_t>() << ','
+                 << (result.is_member[i].item<bool>() ? 1 : 0);
+      for (std::size_t a = 0; a < scores.size(); ++a) {
+        scores_csv << ',' << scores[a].data_ptr<double>()[i] << ','
+                   << (decisions[a].data_ptr<bool>()[i] ? 1 : 0);
+      }
+      scores_csv << '\n';
+    }
+    models_csv << std::setprecision(8)
+               << "model,members,train_accuracy,test_accuracy,sparsity,seconds\n";
+    for (const ModelRecord& m : result.models) {
+      models_csv << m.role << ',' << m.members << ',' << m.train_accuracy << ',' << m.test_accuracy
+                 << ',' << m.sparsity << ',' << m.seconds << '\n';
+    }
+    robustness_csv << std::setprecision(8) << "model,method,epsilon,accuracy\n";
+    for (const RobustnessRecord& r : result.robustness) {
+      robustness_csv << r.model << ',' << r.method << ',' << r.epsilon << ',' << r.accuracy << '\n';
+    }
+    write_file_atomically(output / "attacks.csv", attacks_csv.str());
+    write_file_atomically(output / "scores.csv", scores_csv.str());
+    write_file_atomically(output / "models.csv", models_csv.str());
+    write_file_atomically(output / "robustness.csv", robustness_csv.str());
+    write_file_atomically(output / "summary.txt", format_attack_summary(config, result));
+  }
+  return result;
+}
+
+std::string format_attack_summary(const AttackRunConfig& config, const AttackRunResult& result) {
+  std::ostringstream out;
+  out << "run: " << config.run.source << " (seed " << config.run.seed << ")\n";
+  out << "model: " << choice_text(config.run.model) << "\n";
+  if (config.pruning) {
+    out << "pruning: " << choice_text(config.pruning->pruner) << ", sparsity "
+        << fixed(config.pruning->schedule.sparsity, 3) << "\n";
+  }
+  out << "\nmodels (accuracy on members / non-members):\n";
+  for (const ModelRecord& m : result.models) {
+    out << "  " << std::left << std::setw(10) << m.role << std::right << " "
+        << fixed(m.train_accuracy * 100, 2) << " % / " << fixed(m.test_accuracy * 100, 2)
+        << " %, gap " << fixed((m.train_accuracy - m.test_accuracy) * 100, 2) << " points";
+    if (config.pruning) out << ", sparsity " << fixed(m.sparsity, 3);
+    out << ", " << fixed(m.seconds, 1) << " s\n";
+  }
+  out << "models trained in " << fixed(result.training_seconds, 1) << " s (wall)\n";
+  out << "\nattacks on " << result.is_member.size(0) << " samples (half members):\n";
+  out << "  " << std::left << std::setw(50) << "attack" << std::right
+      << "  bal.acc     AUC [interval]        TPR@1%  TPR@0.1%  TPR@0.01%\n";
+  for (const AttackMetrics& m : result.attacks) {
+    out << "  " << std::left << std::setw(50) << m.attack << std::right << "  "
+        << fixed(m.balanced_accuracy, 4) << "  " << fixed(m.auc.estimate, 4) << " ["
+        << fixed(m.auc.low, 3) << ", " << fixed(m.auc.high, 3) << "]  "
+        << fixed(m.tpr_at_1pct.estimate, 4) << "  " << fixed(m.tpr_at_01pct, 4) << "    "
+        << fixed(m.tpr_at_001pct, 4) << "\n";
+  }
+  if (!result.robustness.empty()) {
+    out << "\nrobust accuracy:\n";
+    for (const RobustnessRecord& r : result.robustness) {
+      out << "  " << r.model << " " << r.method << " eps " << fixed(r.epsilon, 3) << ": "
+          << fixed(r.accuracy * 100, 2) << " %\n";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace secateurs::host

@@ -1,0 +1,157 @@
+// One membership-inference experiment from a run file: the victim trained (and pruned, and
+// defended) as the run file says, shadow models trained exactly the same way on the
+// attacker's data (the adaptive attacker), every attack scored on the victim's members
+// and non-members, and the victim's robustness to FGSM and PGD. It is what `secateurs
+// attack` runs, and the measured table of docs/attacks.md.
+//
+// Run file: a training run (host/training_run.h; split.mode membership), optionally a
+// `pruning` section as in host/pruning_run.h (victim and shadows are pruned alike), and:
+//
+//   shadows:
+//     count: 8              # trained on random halves of the attacker's population
+//     online: 8             # trained on random halves of the victim's members and
+//                           #   non-members, only when an attack needs them (LiRA online)
+//     population: 2000      # attacker samples no model trained on (RMIA's z)
+//   attacks:
+//     - {component: attack.confidence}
+//     - {component: attack.lira, params: {mode: online}}
+//   metrics: {bootstrap: 200, confidence: 0.95}
+//   robustness:             # optional
+//     epsilons: [0.01, 0.05, 0.1]
+//     samples: 1000         # the first n of the victim's non-members
+//     pgd_steps: 10
+//
+// Shadows: the membership plan gets `shadows` shadows in halves mode (its population P of
+// 2M attacker samples, each shadow training on M of them with the victim's split, dev
+// and trainer settings); online shadows split the victim's 2M evaluation samples into
+// halves the same way (host::paired_halves). Each model trains in its own TBB task with one
+// LibTorch and BLAS thread, from seeds derived from the run's seed and the model's role
+// ("shadow/3"), so every result is the same for any number of parallel tasks. The victim
+// trains with the run's own seeds, as `secateurs train` / `secateurs prune` would train
+// it with --threads 1.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/pruning_run.h"
+#include "host/training_run.h"
+#include "secateurs/attack.h"
+#include "secateurs/export.h"
+#include "secateurs/gradients.h"
+#include "secateurs/metrics.h"
+
+namespace secateurs::host {
+
+struct AttackSettings {
+  std::int64_t shadows = 8;
+  std::int64_t online_shadows = 8;
+  std::int64_t population = 2000;
+  int bootstrap = 200;
+  double confidence = 0.95;
+};
+
+struct RobustnessSettings {
+  std::vector<double> epsilons;  // empty: robustness is not measured
+  std::int64_t samples = 1000;
+  int pgd_steps = 10;
+  double pgd_step_size = 0;  // 0: 2.5 * epsilon / steps
+  bool random_start = true;
+  double lower = 0.0, upper = 1.0;  // the valid input range
+};
+
+struct AttackRunConfig {
+  TrainingRunConfig run;
+  std::optional<PruningRunConfig> pruning;  // pruning->run is `run`
+  AttackSettings attack;
+  std::vector<ComponentChoice> attacks;
+  RobustnessSettings robustness;
+};
+
+SECATEURS_API ParamSchema shadows_schema();
+SECATEURS_API ParamSchema attack_metrics_schema();
+SECATEURS_API ParamSchema robustness_schema();
+
+// Reads and validates an attack run file after `overrides`; throws ConfigError listing
+// every problem with its file, line and key.
+SECATEURS_API AttackRunConfig read_attack_run(const std::filesystem::path& path,
+                                              const Registry& registry,
+                                              const std::vector<std::string>& overrides = {});
+
+// A model trained as the run file says: dense training, then the pruning schedule when
+// the run has one. `seed` replaces the run's seed for every derived seed (model
+// initialisation, trainer, pruner, fine-tuning), so a shadow differs from the victim in
+// its data and its randomness only.
+struct TrainedModel {
+  std::shared_ptr<Model> model;
+  FitReport fit;
+  std::optional<ScheduleResult> schedule;
+  NamedState dense;  // the weights before pruning (empty without pruning)
+  double seconds = 0;
+};
+SECATEURS_API TrainedModel train_like_victim(const AttackRunConfig& config,
+                                             const Registry& registry, const DataShape& shape,
+                                             const LabeledData& training, const LabeledData* dev,
+                                             std::uint64_t seed);
+
+// Accuracy of `model` on PGD examples of `data` (FGSM: one step, step size epsilon, no
+// random start), batch by batch with one generator seeded from `seed`.
+SECATEURS_API double robust_accuracy(Model& model, const LabeledData& data,
+                                     const PgdSettings& settings, std::uint64_t seed,
+                                     std::int64_t batch_size = 256);
+
+struct AttackMetrics {
+  std::string attack;            // as the run file names it, e.g. "attack.lira {mode: online}"
+  double balanced_accuracy = 0;  // of the attack's own decisions
+  Interval auc;
+  Interval tpr_at_1pct;
+  double tpr_at_01pct = 0, tpr_at_001pct = 0;
+  RocCurve roc;
+  AttackResult result;
+  double seconds = 0;
+};
+
+struct ModelRecord {
+  std::string role;  // "victim", "shadow 3", "online 1"
+  std::int64_t members = 0;
+  double train_accuracy = 0, test_accuracy = 0;
+  double sparsity = 0;
+  double seconds = 0;
+};
+
+struct RobustnessRecord {
+  std::string model;   // "dense" or "pruned" (a run without pruning: "dense")
+  std::string method;  // "fgsm", "pgd"
+  double epsilon = 0;
+  double accuracy = 0;
+};
+
+struct AttackRunResult {
+  DataShape shape;
+  at::Tensor sample_indices;  // [2M] pool positions of the victim's evaluation samples
+  at::Tensor sample_labels, is_member;
+  std::vector<ModelRecord> models;
+  std::vector<AttackMetrics> attacks;
+  std::vector<RobustnessRecord> robustness;
+  double training_seconds = 0;  // wall time of all model trainings, in parallel
+};
+
+struct AttackRunHooks {
+  std::function<void(const std::string&)> status;
+};
+
+// Runs it; `threads` parallel trainings (0: one per core). When `output` is not empty,
+// writes there (atomically each): attacks.csv, scores.csv (every sample's score and
+// decision for every attack, with its membership), roc/<n>.csv per attack, models.csv,
+// robustness.csv, plan.txt and summary.txt.
+SECATEURS_API AttackRunResult run_attack(const AttackRunConfig& config, const Registry& registry,
+                                         const std::filesystem::path& output, int threads,
+                                         const AttackRunHooks& hooks = {});
+
+SECATEURS_API std::string format_attack_summary(const AttackRunConfig& config,
+                                                const AttackRunResult& result);
+
+}  // namespace secateurs::host
