@@ -2,7 +2,8 @@
 # The main job. Installs what is missing, builds secateurs and shows what this build can
 # do: the build fingerprint and BLAS in use, every loaded component and its parameters,
 # Fashion-MNIST loaded, checked and summarised, the victim model of the membership
-# experiments trained and evaluated, then pruned in five iterative rounds.
+# experiments trained and evaluated, pruned in five iterative rounds, then attacked by
+# membership-inference attacks with shadow models (the report ends the run).
 # It becomes the Fashion-MNIST quickstart experiment once the experiment graphs land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +34,8 @@ echo
 # size, cost, train/dev/test accuracy).
 "$secateurs" prune experiments/prune/mlp_fashion_mnist_5000.yaml \
   --set pruning.start.checkpoint=runs/quickstart/model.ckpt --output runs/quickstart/pruned
+echo
+# Membership inference on the dense victim: shadow models trained exactly as the victim,
+# then attacks of each family (thresholds, learned, LiRA, RMIA, label-only), with their
+# balanced accuracy, AUC and TPR at low FPR; and its FGSM/PGD robust accuracy.
+"$secateurs" attack experiments/attack/mlp_fashion_mnist_quick.yaml --output runs/quickstart/attack
