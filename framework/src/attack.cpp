@@ -29,18 +29,16 @@ at::Tensor label_column(const at::Tensor& labels) {
   return labels.to(torch::kLong).view({-1, 1});
 }
 
-// log(1 - p_i) for every class, as logsumexp of the other logits minus logsumexp of all:
-// exact where 1 - p_i underflows in float64.
+// log(1 - p_i) for every class, [N, C]. Only the most probable class can have p_i > 1/2;
+// for the others log(-expm1(log p_i)) is accurate, and for it the log-sum-exp of the other
+// logits minus that of all is exact where 1 - p_i underflows in float64.
 at::Tensor log_complements(const at::Tensor& logits64) {
-  const std::int64_t classes = logits64.size(1);
   const at::Tensor all = torch::logsumexp(logits64, 1, /*keepdim=*/true);
-  // [N, C, C]: row i has logit i replaced by -inf.
-  const at::Tensor diagonal = torch::eye(classes, logits64.options()).to(torch::kBool);
-  const at::Tensor others =
-      logits64.unsqueeze(1)
-          .expand({-1, classes, -1})
-          .masked_fill(diagonal.unsqueeze(0), -std::numeric_limits<double>::infinity());
-  return torch::logsumexp(others, 2) - all;
+  const at::Tensor log_p = logits64 - all;
+  const at::Tensor top = logits64.argmax(1, /*keepdim=*/true);
+  const at::Tensor others = logits64.scatter(1, top, -std::numeric_limits<double>::infinity());
+  const at::Tensor top_complement = torch::logsumexp(others, 1, /*keepdim=*/true) - all;
+  return torch::log(-torch::expm1(log_p)).scatter(1, top, top_complement);
 }
 
 }  // namespace
@@ -49,10 +47,29 @@ Attack::~Attack() = default;
 bool Attack::needs_online_shadows() const {
   return false;
 }
+int Attack::minimum_shadows() const {
+  return 1;
+}
+int Attack::minimum_online_shadows() const {
+  return needs_online_shadows() ? 2 : 0;
+}
 
 at::Tensor log_posteriors(const at::Tensor& logits) {
   check_logits(logits, "log_posteriors");
-  return torch::log_softmax(logits.to(torch::kFloat64), 1);
+  const at::Tensor logits64 = logits.to(torch::kFloat64);
+  // log_softmax computes z_i - logsumexp(z), which rounds to exactly 0 for the most
+  // probable class once its margin passes ~37 (1 - p below float64's resolution near the
+  // logsumexp): the float ties PROTOCOL.md warns of, one level down. For that class,
+  // log p = -log(1 + exp(t)) with t = logsumexp of the others minus its logit, computed
+  // with log1p, stays exact.
+  const at::Tensor top = logits64.argmax(1, /*keepdim=*/true);
+  const at::Tensor t =
+      torch::logsumexp(logits64.scatter(1, top, -std::numeric_limits<double>::infinity()), 1,
+                       /*keepdim=*/true) -
+      logits64.gather(1, top);
+  const at::Tensor top_log_p =
+      -torch::where(t > 0, t + torch::log1p(torch::exp(-t)), torch::log1p(torch::exp(t)));
+  return torch::log_softmax(logits64, 1).scatter(1, top, top_log_p);
 }
 
 at::Tensor true_class_log_probability(const at::Tensor& logits, const at::Tensor& labels) {
@@ -73,7 +90,7 @@ at::Tensor prediction_entropy(const at::Tensor& logits) {
 at::Tensor modified_entropy(const at::Tensor& logits, const at::Tensor& labels) {
   check_labels(logits, labels, "modified_entropy");
   const at::Tensor logits64 = logits.to(torch::kFloat64);
-  const at::Tensor log_p = torch::log_softmax(logits64, 1);
+  const at::Tensor log_p = log_posteriors(logits64);
   const at::Tensor log_q = log_complements(logits64);  // log(1 - p_i)
   const at::Tensor column = label_column(labels);
   const at::Tensor log_p_y = log_p.gather(1, column).squeeze(1);

@@ -1,5 +1,6 @@
 #include "host/attack_run.h"
 
+#include <ATen/Parallel.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <torch/torch.h>
@@ -327,19 +328,33 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
     if (hooks.status) hooks.status(line);
   };
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Models and attacks run one LibTorch/BLAS thread each; the caller's setting comes back
+  // at the end, exception or not.
+  struct ThreadsRestored {
+    int previous = at::get_num_threads();
+    ~ThreadsRestored() { set_compute_threads(previous); }
+  } threads_restored;
 
+  // Every attack, and the shadows it needs, checked before any model is trained.
   std::vector<std::shared_ptr<Attack>> attacks;
+  std::vector<std::string> labels;
   bool needs_online = false;
   for (const ComponentChoice& choice : config.attacks) {
     attacks.push_back(
         registry.create<Attack>(split_qualified_name(choice.component).second, choice.params));
-    needs_online = needs_online || attacks.back()->needs_online_shadows();
-  }
-  if (needs_online && config.attack.online_shadows < 2) {
-    throw ConfigError(config.run.source +
-                      ": shadows.online: an attack of this run needs shadows trained on halves "
-                      "of the victim's samples; set shadows.online to at least 2 (it is " +
-                      std::to_string(config.attack.online_shadows) + ")");
+    labels.push_back(attack_label(choice, registry));
+    const Attack& attack = *attacks.back();
+    needs_online = needs_online || attack.needs_online_shadows();
+    const auto too_few = [&](const char* key, std::int64_t have, int need) {
+      if (have >= need) return;
+      throw ConfigError(config.run.source + ": shadows." + key + ": " + labels.back() +
+                        " needs at least " + std::to_string(need) + " " +
+                        (std::string(key) == "online" ? "online shadows" : "shadows") +
+                        ", the run file gives " + std::to_string(have));
+    };
+    too_few("count", config.attack.shadows, attack.minimum_shadows());
+    too_few("online", attack.needs_online_shadows() ? config.attack.online_shadows : 0,
+            attack.minimum_online_shadows());
   }
 
   AttackRunResult result;
@@ -356,6 +371,11 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   result.is_member = evaluation.is_member;
   const LabeledData target = select_examples(run.pool, evaluation.indices);
   result.sample_labels = target.labels;
+  // Attacks see the evaluation samples in a seeded random order: members first would tell
+  // a careless (or dishonest) attack who is who. Their results are put back in order.
+  const at::Tensor shuffle =
+      torch::randperm(target.labels.size(0),
+                      make_generator(derive_seed(config.run.seed, "target-order")), torch::kLong);
 
   // The attacker's data: the halves population, its shared dev set, and samples for RMIA.
   const at::Tensor population_indices = index_tensor(plan.population);
@@ -392,7 +412,7 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
 
   // Every model to train: the victim, the shadows, and the online shadows when needed.
   const std::int64_t online_count = needs_online ? config.attack.online_shadows : 0;
-  std::vector<std::vector<std::uint8_t>> online_in;
+  std::vector<std::vector<std::uint8_t>>& online_in = result.online_in;
   if (online_count > 0) {
     // Stratified runs split every class in halves; others split the samples as one group.
     std::vector<std::int64_t> groups(static_cast<std::size_t>(target.labels.size(0)), 0);
@@ -442,7 +462,6 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   std::vector<TrainedModel> trained =
       train_all(config, registry, run.shape, jobs, threads, hooks.status);
   result.training_seconds = seconds_since(start);
-  set_compute_threads(threads);
 
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     ModelRecord record;
@@ -456,7 +475,8 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   }
 
   // What the attacks see.
-  const Samples target_samples{target.inputs, target.labels};
+  const Samples target_samples{target.inputs.index_select(0, shuffle),
+                               target.labels.index_select(0, shuffle)};
   const Samples population_samples{population.inputs, population.labels};
   std::vector<TrainedShadow> shadows, online;
   for (std::int64_t s = 0; s < config.attack.shadows; ++s) {
@@ -467,9 +487,10 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   }
   for (std::int64_t s = 0; s < online_count; ++s) {
     const auto& in = online_in[static_cast<std::size_t>(s)];
-    online.push_back(
-        {trained[1 + static_cast<std::size_t>(config.attack.shadows + s)].model,
-         torch::tensor(std::vector<std::int64_t>(in.begin(), in.end())).to(torch::kBool)});
+    online.push_back({trained[1 + static_cast<std::size_t>(config.attack.shadows + s)].model,
+                      torch::tensor(std::vector<std::int64_t>(in.begin(), in.end()))
+                          .to(torch::kBool)
+                          .index_select(0, shuffle)});
   }
   Model& victim = *trained[0].model;
   AttackInputs inputs = observe_target(
@@ -479,19 +500,42 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
       online_count > 0 ? observe_shadows(target_samples, online, target_samples, population_samples)
                        : ShadowSet{});
 
+  // The attacks run as parallel tasks, one LibTorch/BLAS thread each (as the models
+  // trained), so their results do not depend on --threads either. Seeds come from the
+  // attack's label, and its rank among attacks of the same label, not its place in the
+  // list: adding an attack changes no other's result.
+  std::vector<std::uint64_t> seeds;
   for (std::size_t a = 0; a < attacks.size(); ++a) {
-    const std::string name = attack_label(config.attacks[a], registry);
-    status("attack " + name);
-    start = Clock::now();
-    BasicContext context(derive_seed(
-        config.run.seed, "attack/" + std::to_string(a) + "/" + config.attacks[a].component));
-    AttackResult attack_result = attacks[a]->run(inputs, context);
-    check_result(name, attack_result, target.labels.size(0));
-    const double seconds = seconds_since(start);
-    result.attacks.push_back(
-        measure(name, std::move(attack_result), result.is_member, config.attack,
-                derive_seed(config.run.seed, "bootstrap/" + std::to_string(a)), seconds));
+    const auto twins =
+        std::count(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(a), labels[a]);
+    seeds.push_back(
+        derive_seed(config.run.seed, "attack/" + labels[a] + "/" + std::to_string(twins)));
   }
+  status("running " + std::to_string(attacks.size()) + " attacks on " + std::to_string(threads) +
+         " threads");
+  std::vector<AttackMetrics> measured(attacks.size());
+  std::mutex status_mutex;
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::parallel_for(std::size_t{0}, attacks.size(), [&](std::size_t a) {
+      const Clock::time_point begin = Clock::now();
+      BasicContext context(seeds[a]);
+      AttackResult shuffled = attacks[a]->run(inputs, context);
+      check_result(labels[a], shuffled, target.labels.size(0));
+      AttackResult ordered;
+      ordered.scores = torch::empty({target.labels.size(0)}, torch::kFloat64)
+                           .index_copy_(0, shuffle, shuffled.scores.to(torch::kFloat64));
+      ordered.decisions = torch::empty({target.labels.size(0)}, torch::kBool)
+                              .index_copy_(0, shuffle, shuffled.decisions.to(torch::kBool));
+      const double seconds = seconds_since(begin);
+      measured[a] = measure(labels[a], std::move(ordered), result.is_member, config.attack,
+                            derive_seed(seeds[a], "bootstrap"), seconds);
+      const std::lock_guard lock(status_mutex);
+      status(labels[a] + ": AUC " + fixed(measured[a].auc.estimate, 4) + " in " +
+             fixed(seconds, 1) + " s");
+    });
+  });
+  result.attacks = std::move(measured);
 
   if (!config.robustness.epsilons.empty()) {
     const std::int64_t n = std::min(config.robustness.samples, run.test.labels.size(0));
@@ -581,6 +625,18 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
     robustness_csv << std::setprecision(8) << "model,method,epsilon,accuracy\n";
     for (const RobustnessRecord& r : result.robustness) {
       robustness_csv << r.model << ',' << r.method << ',' << r.epsilon << ',' << r.accuracy << '\n';
+    }
+    if (!result.online_in.empty()) {
+      // As plan.txt writes the shadows' IN matrix: one row of 0/1 per online shadow, one
+      // character per evaluation sample in the order of scores.csv.
+      std::string online = "secateurs-online-shadows 1\nsamples " +
+                           std::to_string(result.sample_indices.size(0)) + "\n";
+      for (std::size_t s = 0; s < result.online_in.size(); ++s) {
+        online += "online." + std::to_string(s) + ".in ";
+        for (const std::uint8_t in : result.online_in[s]) online += in != 0 ? '1' : '0';
+        online += '\n';
+      }
+      write_file_atomically(output / "online.txt", online + "end\n");
     }
     write_file_atomically(output / "attacks.csv", attacks_csv.str());
     write_file_atomically(output / "scores.csv", scores_csv.str());

@@ -316,8 +316,11 @@ TEST_CASE("an attack run: same results on one thread and on two, and every file 
   CHECK(one.is_member.size(0) == 240);
   // Robustness of the dense and the pruned victim at two radii, FGSM and PGD each.
   CHECK(one.robustness.size() == 8);
+  // Online shadows in complementary pairs over the evaluation samples, half each.
+  REQUIRE(one.online_in.size() == 4);
+  for (std::size_t j = 0; j < 240; ++j) CHECK(one.online_in[0][j] + one.online_in[1][j] == 1);
   for (const char* file : {"attacks.csv", "scores.csv", "models.csv", "robustness.csv",
-                           "summary.txt", "plan.txt", "roc/0.csv"}) {
+                           "summary.txt", "plan.txt", "online.txt", "roc/0.csv"}) {
     INFO(file);
     CHECK(std::filesystem::exists(dir / "one" / file));
   }
@@ -350,4 +353,32 @@ TEST_CASE("attack run files: problems are named before any work") {
   CHECK(testing::contains(
       testing::message_of<ConfigError>([&] { host::run_attack(few, registry, {}, 1); }),
       "shadows.online"));
+}
+
+TEST_CASE("attack features: float64 log-domain values match the textbook formulas") {
+  at::Generator generator = make_generator(3);
+  const at::Tensor logits = torch::randn({50, 7}, generator, torch::kFloat64) * 3;
+  const at::Tensor labels = torch::randint(7, {50}, generator, torch::kInt64);
+  const at::Tensor p = torch::softmax(logits, 1);
+  const at::Tensor p_y = p.gather(1, labels.view({-1, 1})).squeeze(1);
+  CHECK(torch::allclose(true_class_probability(logits, labels), p_y));
+  CHECK(torch::allclose(sample_loss(logits, labels), -p_y.log()));
+  CHECK(torch::allclose(prediction_entropy(logits), -(p * p.log()).sum(1)));
+  CHECK(torch::allclose(scaled_confidence(logits, labels), (p_y / (1 - p_y)).log()));
+  const at::Tensor own = -(1 - p_y) * p_y.log();
+  const at::Tensor others =
+      -(p * (1 - p).log()).scatter(1, labels.view({-1, 1}), 0.0).sum(1);
+  CHECK(torch::allclose(modified_entropy(logits, labels), own + others));
+
+  // A model sure of itself: float32 softmax would say p_y = 1 for both rows; the log
+  // domain keeps them apart and finite, right or wrong.
+  const at::Tensor sure = torch::tensor({{60.0, 0.0, 0.0}, {0.0, 80.0, 0.0}}, torch::kFloat32);
+  const at::Tensor truth = torch::tensor({0, 0}, torch::kInt64);
+  const at::Tensor confidence = true_class_log_probability(sure, truth);
+  CHECK(confidence[0].item<double>() < 0);
+  CHECK(confidence[0].item<double>() > -1e-20);
+  CHECK(torch::isfinite(modified_entropy(sure, truth)).all().item<bool>());
+  CHECK(torch::isfinite(scaled_confidence(sure, truth)).all().item<bool>());
+  CHECK(scaled_confidence(sure, truth)[0].item<double>() ==
+        doctest::Approx(60.0 - std::log(2.0)));
 }

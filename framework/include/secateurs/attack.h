@@ -47,15 +47,20 @@ struct ShadowSet {
 
 struct AttackInputs {
   Model* target_model = nullptr;  // query access (query_logits)
-  Samples target;                 // the samples to score; their membership is hidden
-  at::Tensor target_logits;       // [N, C] float32: the target's logits on them
+  // The samples to score, in an order that says nothing of their membership (the host
+  // shuffles them).
+  Samples target;
+  at::Tensor target_logits;  // [N, C] float32: the target's logits on them
   // Samples from the attacker's data that neither the target nor any shadow trained on
   // (RMIA's population z), and the target's logits on them.
   Samples population;
   at::Tensor population_logits;  // [Z, C]
   // Shadows trained on the attacker's data, disjoint from the target's: each trains on a
-  // random half of `shadows.samples` (is_member says which), so every sample is IN for
-  // about half of the shadows and OUT for the rest.
+  // random half of `shadows.samples` (is_member says which), in pairs: shadows 2k and
+  // 2k+1 train on complementary halves, so every sample is IN for one of each pair (an
+  // odd last shadow has a random half alone). A shadow playing the target should leave
+  // its partner out of its references, or each of its members has one OUT reference more
+  // than each of its non-members.
   ShadowSet shadows;
   // Shadows trained on random halves of the target's own samples (samples == target,
   // logits == target_logits), for attacks that need models IN and OUT of each target
@@ -77,6 +82,10 @@ class SECATEURS_API Attack : public Component {
   ~Attack() override;
   // True when run() needs AttackInputs::online; the host then trains those shadows.
   virtual bool needs_online_shadows() const;
+  // The fewest shadows (and online shadows) run() can work with; the host checks them
+  // before it trains anything. Defaults: 1, and 2 online shadows when it needs them.
+  virtual int minimum_shadows() const;
+  virtual int minimum_online_shadows() const;
   virtual AttackResult run(const AttackInputs& inputs, Context& context) = 0;
 };
 
@@ -85,7 +94,8 @@ class SECATEURS_API Attack : public Component {
 // log-sum-exp): in float32 a well-fit model gives many members a true-class probability
 // of exactly 1, and the ties distort AUC and every low-FPR figure.
 
-// Log-softmax of `logits` [N, C] in float64.
+// Log-softmax of `logits` [N, C] in float64, exact for the most probable class even when
+// 1 - p underflows (a margin beyond ~37).
 SECATEURS_API at::Tensor log_posteriors(const at::Tensor& logits);
 // log p_y [N] float64.
 SECATEURS_API at::Tensor true_class_log_probability(const at::Tensor& logits,

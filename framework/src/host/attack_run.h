@@ -136,6 +136,9 @@ struct AttackRunResult {
   std::vector<ModelRecord> models;
   std::vector<AttackMetrics> attacks;
   std::vector<RobustnessRecord> robustness;
+  // online_in[s][i] == 1 when online shadow s trained on evaluation sample i (the order
+  // of sample_indices); empty without online shadows.
+  std::vector<std::vector<std::uint8_t>> online_in;
   double training_seconds = 0;  // wall time of all model trainings, in parallel
 };
 
@@ -146,7 +149,8 @@ struct AttackRunHooks {
 // Runs it; `threads` parallel trainings (0: one per core). When `output` is not empty,
 // writes there (atomically each): attacks.csv, scores.csv (every sample's score and
 // decision for every attack, with its membership), roc/<n>.csv per attack, models.csv,
-// robustness.csv, plan.txt and summary.txt.
+// robustness.csv, plan.txt (with the shadows' IN matrix), online.txt (the online
+// shadows' IN matrix over the evaluation samples, when there are any) and summary.txt.
 SECATEURS_API AttackRunResult run_attack(const AttackRunConfig& config, const Registry& registry,
                                          const std::filesystem::path& output, int threads,
                                          const AttackRunHooks& hooks = {});

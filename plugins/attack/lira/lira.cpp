@@ -105,8 +105,16 @@ at::Tensor lira_scores(const at::Tensor& phi, const at::Tensor& refs, const at::
          log_normal_density(phi, mean_out, out.deviation);
 }
 
-at::Tensor without_row(const at::Tensor& stacked, std::int64_t k) {
-  return torch::cat({stacked.slice(0, 0, k), stacked.slice(0, k + 1)});
+// Every row but pseudo-target k and its partner k ^ 1, which trained on k's complement
+// (attack.h): without the partner each of k's samples has as many OUT references as IN
+// ones whether it is a member or not, so the deviation estimate does not depend on the
+// truth the threshold is fitted to.
+at::Tensor references(const at::Tensor& stacked, std::int64_t k) {
+  std::vector<std::int64_t> rows;
+  for (std::int64_t r = 0; r < stacked.size(0); ++r) {
+    if (r != k && r != (k ^ 1)) rows.push_back(r);
+  }
+  return stacked.index_select(0, torch::tensor(rows, torch::kLong));
 }
 
 class Lira final : public Attack {
@@ -116,6 +124,10 @@ class Lira final : public Attack {
         fixed_variance_(params.get_bool("fixed_variance")) {}
 
   bool needs_online_shadows() const override { return online_; }
+  int minimum_shadows() const override { return static_cast<int>(kMinShadows); }
+  int minimum_online_shadows() const override {
+    return online_ ? static_cast<int>(kMinShadows) : 0;
+  }
 
   AttackResult run(const AttackInputs& inputs, Context&) override {
     check_inputs(inputs);
@@ -188,7 +200,7 @@ class Lira final : public Attack {
         static_cast<std::int64_t>(std::min(shadows.models.size(), kPseudoTargets));
     for (std::int64_t k = 0; k < pseudo_targets; ++k) {
       const at::Tensor s =
-          lira_scores(phis[k], without_row(phis, k), without_row(in, k), online_, fixed_variance_);
+          lira_scores(phis[k], references(phis, k), references(in, k), online_, fixed_variance_);
       // Offline, a sample that every other shadow trained on has no reference.
       const at::Tensor scored = s.isnan().logical_not();
       scores.push_back(s.masked_select(scored));

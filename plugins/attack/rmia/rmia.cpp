@@ -18,8 +18,9 @@ namespace {
 using namespace secateurs;
 
 // Offline, the target samples are scored against every shadow (all OUT for them), and
-// each calibration pseudo-target against the others: 2 shadows leave one reference.
-constexpr std::size_t kMinShadows = 2;
+// each calibration pseudo-target against the others but its partner: 3 shadows leave
+// every pseudo-target at least one reference.
+constexpr std::size_t kMinShadows = 3;
 constexpr std::size_t kMinOnlineShadows = 2;
 constexpr std::size_t kPseudoTargets = 4;
 
@@ -54,6 +55,10 @@ class Rmia final : public Attack {
   }
 
   bool needs_online_shadows() const override { return online_; }
+  int minimum_shadows() const override { return static_cast<int>(kMinShadows); }
+  int minimum_online_shadows() const override {
+    return online_ ? static_cast<int>(kMinOnlineShadows) : 0;
+  }
 
   AttackResult run(const AttackInputs& inputs, Context& context) override {
     check_inputs(inputs);
@@ -176,8 +181,15 @@ class Rmia final : public Attack {
     const at::Tensor px = torch::stack(px_list);
     const at::Tensor in = torch::stack(in_list);
     const at::Tensor pz = torch::stack(pz_list);
+    // Every shadow but pseudo-target k and its partner k ^ 1, which trained on k's
+    // complement (attack.h): with it, k's members would have one OUT reference more than
+    // its non-members, and the threshold would be fitted to that difference.
     auto without = [](const at::Tensor& stacked, std::int64_t k) {
-      return torch::cat({stacked.slice(0, 0, k), stacked.slice(0, k + 1)});
+      std::vector<std::int64_t> rows;
+      for (std::int64_t r = 0; r < stacked.size(0); ++r) {
+        if (r != k && r != (k ^ 1)) rows.push_back(r);
+      }
+      return stacked.index_select(0, torch::tensor(rows, torch::kLong));
     };
     std::vector<at::Tensor> scores, truth;
     const auto pseudo_targets =
@@ -193,15 +205,12 @@ class Rmia final : public Attack {
     const at::Tensor pooled_truth = torch::cat(truth);
     const auto members = pooled_truth.sum().item<std::int64_t>();
     if (members == 0 || members == pooled_truth.numel()) {
-      // Shadows trained on complementary halves (pairs): with 2 of them, a shadow's
-      // non-members are all IN for its partner, its only reference.
+      // A guard: with at least kMinShadows shadows every pseudo-target has references.
       throw ConfigError("attack.rmia could not calibrate its threshold: scoring " +
                         std::to_string(pseudo_targets) + " of the " +
                         std::to_string(shadows.models.size()) +
-                        " shadows against the others' OUT references left only " +
-                        (members == 0 ? "non-members" : "members") +
-                        "; offline mode with shadows in complementary pairs needs at least 3 "
-                        "shadows (or use mode: online)");
+                        " shadows against the others left only " +
+                        (members == 0 ? "non-members" : "members") + "; train more shadows");
     }
     return best_threshold(torch::cat(scores), pooled_truth);
   }
@@ -225,7 +234,7 @@ void register_components(Registrar& registrar) {
        param::real("gamma", 1.0,
                    "A member's likelihood ratio must beat a population sample's by this "
                    "factor (> 0)")
-           .at_least(0),
+           .range(1e-6, 1e6),
        param::integer("population", 0,
                       "Population samples to compare against: the first n (0: all of them)")
            .at_least(0)});
