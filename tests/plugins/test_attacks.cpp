@@ -366,8 +366,7 @@ TEST_CASE("attack features: float64 log-domain values match the textbook formula
   CHECK(torch::allclose(prediction_entropy(logits), -(p * p.log()).sum(1)));
   CHECK(torch::allclose(scaled_confidence(logits, labels), (p_y / (1 - p_y)).log()));
   const at::Tensor own = -(1 - p_y) * p_y.log();
-  const at::Tensor others =
-      -(p * (1 - p).log()).scatter(1, labels.view({-1, 1}), 0.0).sum(1);
+  const at::Tensor others = -(p * (1 - p).log()).scatter(1, labels.view({-1, 1}), 0.0).sum(1);
   CHECK(torch::allclose(modified_entropy(logits, labels), own + others));
 
   // A model sure of itself: float32 softmax would say p_y = 1 for both rows; the log
@@ -379,6 +378,5 @@ TEST_CASE("attack features: float64 log-domain values match the textbook formula
   CHECK(confidence[0].item<double>() > -1e-20);
   CHECK(torch::isfinite(modified_entropy(sure, truth)).all().item<bool>());
   CHECK(torch::isfinite(scaled_confidence(sure, truth)).all().item<bool>());
-  CHECK(scaled_confidence(sure, truth)[0].item<double>() ==
-        doctest::Approx(60.0 - std::log(2.0)));
+  CHECK(scaled_confidence(sure, truth)[0].item<double>() == doctest::Approx(60.0 - std::log(2.0)));
 }
