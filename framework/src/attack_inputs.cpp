@@ -28,7 +28,10 @@ ShadowSet observe_shadows(const Samples& samples, const std::vector<TrainedShado
     model.model = shadow.model.get();
     model.logits = logits_on(*shadow.model, samples);
     model.is_member = shadow.is_member.to(torch::kBool);
-    model.target_logits = logits_on(*shadow.model, target);
+    // Online shadows answer on the target's own samples: one forward pass serves both.
+    const bool same_samples = samples.inputs.defined() && target.inputs.defined() &&
+                              samples.inputs.is_same(target.inputs);
+    model.target_logits = same_samples ? model.logits : logits_on(*shadow.model, target);
     model.population_logits = logits_on(*shadow.model, population);
     set.models.push_back(std::move(model));
   }
