@@ -149,8 +149,8 @@ class @CLASS@ final : public secateurs::Defense {
  public:
   explicit @CLASS@(const secateurs::Params& params) : weight_(params.get_float("weight")) {}
 
-  at::Tensor loss(const secateurs::Batch&, const at::Tensor& logits, const at::Tensor& base_loss,
-                  secateurs::Context&) override {
+  at::Tensor loss(secateurs::Model&, const secateurs::Batch&, const at::Tensor& logits,
+                  const at::Tensor& base_loss, secateurs::Context&) override {
     const at::Tensor log_probs = torch::log_softmax(logits, /*dim=*/1);
     const at::Tensor negative_entropy = (log_probs.exp() * log_probs).sum(1).mean();
     return base_loss + weight_ * negative_entropy;

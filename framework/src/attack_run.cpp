@@ -19,6 +19,7 @@
 #include "host/basic_context.h"
 #include "host/run_text.h"
 #include "host/runtime_info.h"
+#include "host/yaml_params.h"
 #include "secateurs/defense.h"
 #include "secateurs/error.h"
 #include "secateurs/pruner.h"
@@ -68,6 +69,8 @@ struct TrainingJob {
   const LabeledData* test = nullptr;  // its non-members, for the record
   std::uint64_t seed = 0;
   bool victim = false;
+  DefenseData defense_data;
+  const AttackRunConfig* recipe = nullptr;  // instead of the run's (a search candidate)
 };
 
 // Trains the jobs in parallel TBB tasks, one LibTorch/BLAS thread each.
@@ -82,7 +85,8 @@ std::vector<TrainedModel> train_all(const AttackRunConfig& config, const Registr
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t j) {
       const TrainingJob& job = jobs[j];
-      models[j] = train_like_victim(config, registry, shape, job.training, job.dev, job.seed);
+      models[j] = train_like_victim(job.recipe != nullptr ? *job.recipe : config, registry, shape,
+                                    job.training, job.dev, job.seed, job.defense_data);
       if (status) {
         const std::lock_guard lock(status_mutex);
         status(job.role + " trained in " + fixed(models[j].seconds, 1) + " s");
@@ -141,6 +145,82 @@ void check_result(const std::string& name, const AttackResult& result, std::int6
   }
 }
 
+// The defense_search section: every combination of the grid's values, each validated as
+// the defense's parameters (the run file's own defense parameters, the grid's values
+// replacing theirs).
+DefenseSearch read_defense_search(RunFile& file, const YAML::Node& node,
+                                  const std::optional<PruningRunConfig>& pruning,
+                                  const Registry& registry) {
+  DefenseSearch search;
+  if (!node.IsMap()) {
+    file.add_problem(file.where(node) + ": defense_search: expected a map");
+    return search;
+  }
+  if (!pruning || !pruning->defense) {
+    file.add_problem(file.where(node) +
+                     ": defense_search: there is no pruning.defense whose parameters to search");
+    return search;
+  }
+  YAML::Node settings = YAML::Clone(node);
+  const YAML::Node grid = node["grid"];
+  settings.remove("grid");
+  const Params read = file.section(settings, defense_search_schema(), "defense_search");
+  if (!read.values().empty()) {
+    search.objective = read.get_string("objective");
+    search.auc_target = read.get_float("auc_target");
+    search.weight = read.get_float("weight");
+    search.shadows = read.get_int("shadows");
+  }
+  if (!grid || !grid.IsMap() || grid.size() == 0) {
+    file.add_problem(
+        file.where(node) +
+        ": defense_search.grid: required, a map of parameter name to a list of values");
+    return search;
+  }
+  const RegisteredComponent& defense = registry.get(pruning->defense->component);
+  const YAML::Node defense_node = file.root()["pruning"]["defense"];
+  const YAML::Node base = defense_node["params"] && defense_node["params"].IsMap()
+                              ? YAML::Clone(defense_node["params"])
+                              : YAML::Node(YAML::NodeType::Map);
+  std::vector<std::pair<std::string, YAML::Node>> axes;
+  for (const auto& entry : grid) {
+    const auto key = entry.first.as<std::string>();
+    if (!entry.second.IsSequence() || entry.second.size() == 0) {
+      file.add_problem(file.where(entry.second) + ": defense_search.grid." + key +
+                       ": expected a non-empty list of values");
+      continue;
+    }
+    axes.emplace_back(key, entry.second);
+  }
+  if (axes.size() != grid.size()) return search;
+  std::size_t combinations = 1;
+  for (const auto& axis : axes) combinations *= axis.second.size();
+  for (std::size_t c = 0; c < combinations; ++c) {
+    YAML::Node candidate = YAML::Clone(base);
+    std::string label;
+    std::size_t rest = c;
+    for (const auto& [key, values] : axes) {
+      const YAML::Node value = values[rest % values.size()];
+      rest /= values.size();
+      candidate[key] = YAML::Clone(value);
+      label += (label.empty() ? "" : ", ") + key + ": " + YAML::Dump(value);
+    }
+    bool valid = true;
+    file.collect([&] {
+      try {
+        search.candidates.push_back(
+            params_from_yaml(defense.spec.params, defense.id(), candidate, file.file()));
+      } catch (const ConfigError& e) {
+        valid = false;
+        throw ConfigError(file.where(grid) + ": defense_search.grid: " + e.what());
+      }
+    });
+    if (!valid) break;  // one message for a bad axis, not one per combination
+    search.labels.push_back("{" + label + "}");
+  }
+  return search;
+}
+
 }  // namespace
 
 ParamSchema shadows_schema() {
@@ -169,6 +249,23 @@ ParamSchema attack_metrics_schema() {
   };
 }
 
+ParamSchema defense_search_schema() {
+  const DefenseSearch d;
+  return {
+      param::choice("objective", {"constrained", "weighted"}, d.objective,
+                    "constrained: the most accurate candidate with AUC <= auc_target; "
+                    "weighted: the largest accuracy - weight * max(0, AUC - 0.5)"),
+      param::real("auc_target", d.auc_target, "The largest acceptable confidence-attack AUC")
+          .range(0.5, 1.0),
+      param::real("weight", d.weight,
+                  "weighted: the price of one unit of AUC above 0.5 in accuracy")
+          .range(0, 1e6),
+      param::integer("shadows", d.shadows,
+                     "Search models per candidate, on the data of the first shadows")
+          .range(1, 1024),
+  };
+}
+
 ParamSchema robustness_schema() {
   const RobustnessSettings d;
   return {
@@ -190,7 +287,7 @@ AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registr
   const YAML::Node& root = file.root();
   file.check_keys(root,
                   {"seed", "dataset", "model", "split", "trainer", "pruning", "shadows", "attacks",
-                   "metrics", "robustness"},
+                   "metrics", "robustness", "memorization", "defense_search"},
                   "");
   AttackRunConfig config;
   config.run = read_training_sections(file, registry);
@@ -201,6 +298,12 @@ AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registr
   const Params shadows = file.section(root["shadows"], shadows_schema(), "shadows");
   const Params metrics = file.section(root["metrics"], attack_metrics_schema(), "metrics");
   const Params robustness = file.section(root["robustness"], robustness_schema(), "robustness");
+  const Params memorization =
+      file.section(root["memorization"], memorization_schema(), "memorization");
+  const YAML::Node search = root["defense_search"];
+  if (search && !search.IsNull()) {
+    config.search = read_defense_search(file, search, config.pruning, registry);
+  }
   const YAML::Node attacks = root["attacks"];
   if (!attacks || !attacks.IsSequence() || attacks.size() == 0) {
     file.add_problem(file.where(attacks) +
@@ -225,6 +328,13 @@ AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registr
   config.robustness.random_start = robustness.get_bool("random_start");
   config.robustness.lower = robustness.get_float("lower");
   config.robustness.upper = robustness.get_float("upper");
+  config.memorization = memorization_settings(memorization);
+  if (config.search && config.search->shadows > config.attack.shadows) {
+    throw ConfigError(config.run.source +
+                      ": defense_search.shadows: " + std::to_string(config.search->shadows) +
+                      " search models per candidate need as many shadows' data, shadows.count is " +
+                      std::to_string(config.attack.shadows));
+  }
 
   const std::string& where = config.run.source;
   if (config.run.split.mode != SplitMode::Membership) {
@@ -250,7 +360,8 @@ AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registr
 
 TrainedModel train_like_victim(const AttackRunConfig& config, const Registry& registry,
                                const DataShape& shape, const LabeledData& training,
-                               const LabeledData* dev, std::uint64_t seed) {
+                               const LabeledData* dev, std::uint64_t seed,
+                               const DefenseData& defense_data) {
   const Clock::time_point start = Clock::now();
   const AttackRunConfig run = reseeded(config, seed);
   TrainedModel trained;
@@ -278,9 +389,11 @@ TrainedModel train_like_victim(const AttackRunConfig& config, const Registry& re
     if (pruning.defense) {
       defense = registry.create<Defense>(split_qualified_name(pruning.defense->component).second,
                                          pruning.defense->params);
-      if (defense->needs_memorization()) {
-        throw ConfigError(pruning.defense->component +
-                          " needs memorization scores, which an attack run does not compute yet");
+      if (defense->needs_memorization() &&
+          (!defense_data.memorization.defined() ||
+           defense_data.memorization.numel() != training.labels.size(0))) {
+        throw Error(pruning.defense->component +
+                    " needs the memorization scores of this training set, and none were given");
       }
     }
     if (rewind && !rewind_state) {
@@ -294,10 +407,13 @@ TrainedModel train_like_victim(const AttackRunConfig& config, const Registry& re
     inputs.pruner_name = pruning.pruner.component;
     inputs.finetune = pruning.finetune;
     inputs.defense = defense.get();
+    if (defense && defense->needs_memorization()) inputs.memorization = defense_data.memorization;
+    inputs.reference = defense_data.reference;
     inputs.rewind = rewind_state ? &*rewind_state : nullptr;
     inputs.shape = shape;
     BasicContext pruning_context(derive_seed(seed, "pruning"));
     trained.schedule = run_schedule(model, *pruner, pruning.schedule, inputs, pruning_context);
+    if (defense) trained.defense_measurements = defense->measurements();
   }
   trained.seconds = seconds_since(start);
   return trained;
@@ -430,7 +546,8 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
     return index_tensor(rows);
   };
   std::vector<TrainingJob> jobs;
-  jobs.push_back({"victim", run.training, victim_dev, &run.test, config.run.seed, true});
+  jobs.push_back(
+      {"victim", run.training, victim_dev, &run.test, config.run.seed, true, {}, nullptr});
   std::vector<LabeledData> shadow_tests(static_cast<std::size_t>(config.attack.shadows));
   std::vector<LabeledData> online_tests(static_cast<std::size_t>(online_count));
   for (std::int64_t s = 0; s < config.attack.shadows; ++s) {
@@ -441,17 +558,133 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
                     select_examples(shadow_samples, rows_where(in, true)),
                     shadow_dev.labels.size(0) > 0 ? &shadow_dev : nullptr,
                     &shadow_tests[static_cast<std::size_t>(s)],
-                    derive_seed(config.run.seed, "shadow/" + std::to_string(s)), false});
+                    derive_seed(config.run.seed, "shadow/" + std::to_string(s)),
+                    false,
+                    {},
+                    nullptr});
   }
   for (std::int64_t s = 0; s < online_count; ++s) {
     const auto& in = online_in[static_cast<std::size_t>(s)];
     online_tests[static_cast<std::size_t>(s)] = select_examples(target, rows_where(in, false));
     // The attacker's shared dev set, as for the other shadows: it only steers early
     // stopping, and it is disjoint from the victim's samples.
-    jobs.push_back({"online " + std::to_string(s), select_examples(target, rows_where(in, true)),
+    jobs.push_back({"online " + std::to_string(s),
+                    select_examples(target, rows_where(in, true)),
                     shadow_dev.labels.size(0) > 0 ? &shadow_dev : nullptr,
                     &online_tests[static_cast<std::size_t>(s)],
-                    derive_seed(config.run.seed, "online/" + std::to_string(s)), false});
+                    derive_seed(config.run.seed, "online/" + std::to_string(s)),
+                    false,
+                    {},
+                    nullptr});
+  }
+
+  // What the defense needs: each model's reference data, and the memorization scores of
+  // each training set (all fold models of all sets train together, in parallel).
+  const LabeledData shadow_reference =
+      select_examples(run.pool, index_tensor(plan.shadows[0].reference));
+  for (TrainingJob& job : jobs) {
+    const LabeledData& reference = job.victim ? run.reference : shadow_reference;
+    if (reference.labels.size(0) > 0) job.defense_data.reference = &reference;
+  }
+  bool needs_memorization = false;
+  if (config.pruning && config.pruning->defense) {
+    needs_memorization =
+        registry
+            .create<Defense>(split_qualified_name(config.pruning->defense->component).second,
+                             config.pruning->defense->params)
+            ->needs_memorization();
+  }
+  if (needs_memorization) {
+    std::vector<MemorizationRequest> requests;
+    for (const TrainingJob& job : jobs) requests.push_back({job.role, &job.training, job.seed});
+    const Clock::time_point begin = Clock::now();
+    const std::vector<MemorizationResult> scores = compute_memorization(
+        requests, fold_trainer(config.run, registry, run.shape), memorization_recipe(config.run),
+        config.memorization, threads, hooks.status);
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      jobs[j].defense_data.memorization = scores[j].scores.normalized;
+      result.memorization_cached += scores[j].from_cache ? 1 : 0;
+    }
+    result.memorization_sets = static_cast<std::int64_t>(scores.size());
+    result.memorization_seconds = seconds_since(begin);
+  }
+
+  // The automatic variant: the defense's parameters chosen on search models first.
+  AttackRunConfig defended = config;
+  if (config.search) {
+    const DefenseSearch& search = *config.search;
+    const Clock::time_point begin = Clock::now();
+    std::vector<AttackRunConfig> recipes(search.candidates.size(), config);
+    std::vector<TrainingJob> search_jobs;
+    for (std::size_t c = 0; c < search.candidates.size(); ++c) {
+      recipes[c].pruning->defense->params = search.candidates[c];
+      for (std::int64_t s = 0; s < search.shadows; ++s) {
+        TrainingJob job = jobs[1 + static_cast<std::size_t>(s)];
+        job.role = "search " + search.labels[c] + " model " + std::to_string(s);
+        // The same seeds for every candidate: the candidates differ in their parameters only.
+        job.seed = derive_seed(config.run.seed, "search/" + std::to_string(s));
+        job.recipe = &recipes[c];
+        search_jobs.push_back(std::move(job));
+      }
+    }
+    status("defense search: " + std::to_string(search.candidates.size()) + " candidates x " +
+           std::to_string(search.shadows) + " search models");
+    const std::vector<TrainedModel> searched =
+        train_all(config, registry, run.shape, search_jobs, threads, hooks.status);
+    for (std::size_t c = 0; c < search.candidates.size(); ++c) {
+      SearchRecord record;
+      record.candidate = search.labels[c];
+      for (std::int64_t s = 0; s < search.shadows; ++s) {
+        const std::size_t j =
+            c * static_cast<std::size_t>(search.shadows) + static_cast<std::size_t>(s);
+        Model& model = *searched[j].model;
+        const LabeledData& members = search_jobs[j].training;
+        const LabeledData& non_members = *search_jobs[j].test;
+        record.test_accuracy += evaluate(model, non_members).accuracy;
+        const at::Tensor scores = torch::cat(
+            {true_class_log_probability(query_logits(model, members.inputs), members.labels),
+             true_class_log_probability(query_logits(model, non_members.inputs),
+                                        non_members.labels)});
+        const at::Tensor is_member =
+            torch::cat({torch::ones({members.labels.size(0)}, torch::kBool),
+                        torch::zeros({non_members.labels.size(0)}, torch::kBool)});
+        record.auc += roc_auc(scores, is_member);
+        record.seconds += searched[j].seconds;
+      }
+      record.test_accuracy /= static_cast<double>(search.shadows);
+      record.auc /= static_cast<double>(search.shadows);
+      result.search.push_back(record);
+    }
+    // Ties go to the earlier candidate, so the choice does not depend on float noise order.
+    const auto value = [&](const SearchRecord& r) {
+      return search.objective == "weighted"
+                 ? r.test_accuracy - search.weight * std::max(0.0, r.auc - 0.5)
+                 : r.test_accuracy;
+    };
+    std::size_t chosen = 0;
+    if (search.objective == "weighted") {
+      for (std::size_t c = 1; c < result.search.size(); ++c) {
+        if (value(result.search[c]) > value(result.search[chosen])) chosen = c;
+      }
+    } else {
+      // The most accurate feasible candidate; with none feasible, the lowest AUC.
+      std::optional<std::size_t> best;
+      for (std::size_t c = 0; c < result.search.size(); ++c) {
+        const SearchRecord& r = result.search[c];
+        if (r.auc <= search.auc_target && (!best || value(r) > value(result.search[*best]))) {
+          best = c;
+        }
+        if (r.auc < result.search[chosen].auc) chosen = c;
+      }
+      if (best) chosen = *best;
+    }
+    result.search[chosen].chosen = true;
+    defended.pruning->defense->params = search.candidates[chosen];
+    for (TrainingJob& job : jobs) job.recipe = &defended;
+    result.search_seconds = seconds_since(begin);
+    status("defense search chose " + search.labels[chosen] + ": accuracy " +
+           fixed(result.search[chosen].test_accuracy * 100, 2) + " %, AUC " +
+           fixed(result.search[chosen].auc, 4) + " (" + fixed(result.search_seconds, 1) + " s)");
   }
 
   status("training " + std::to_string(jobs.size()) + " models (" +
@@ -471,6 +704,7 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
     record.test_accuracy = evaluate(*trained[j].model, *jobs[j].test).accuracy;
     record.sparsity = final_sparsity(trained[j]);
     record.seconds = trained[j].seconds;
+    record.defense_measurements = trained[j].defense_measurements;
     result.models.push_back(record);
   }
 
@@ -638,6 +872,23 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
       }
       write_file_atomically(output / "online.txt", online + "end\n");
     }
+    std::ostringstream defense_csv;
+    defense_csv << std::setprecision(10) << "model,measurement,value\n";
+    for (const ModelRecord& m : result.models) {
+      for (const auto& [name, value] : m.defense_measurements) {
+        defense_csv << m.role << ',' << name << ',' << value << '\n';
+      }
+    }
+    write_file_atomically(output / "defense.csv", defense_csv.str());
+    if (!result.search.empty()) {
+      std::ostringstream search_csv;
+      search_csv << std::setprecision(10) << "candidate,test_accuracy,auc,seconds,chosen\n";
+      for (const SearchRecord& r : result.search) {
+        search_csv << '"' << r.candidate << "\"," << r.test_accuracy << ',' << r.auc << ','
+                   << r.seconds << ',' << (r.chosen ? 1 : 0) << '\n';
+      }
+      write_file_atomically(output / "search.csv", search_csv.str());
+    }
     write_file_atomically(output / "attacks.csv", attacks_csv.str());
     write_file_atomically(output / "scores.csv", scores_csv.str());
     write_file_atomically(output / "models.csv", models_csv.str());
@@ -655,13 +906,31 @@ std::string format_attack_summary(const AttackRunConfig& config, const AttackRun
     out << "pruning: " << choice_text(config.pruning->pruner) << ", sparsity "
         << fixed(config.pruning->schedule.sparsity, 3) << "\n";
   }
+  if (config.pruning && config.pruning->defense) {
+    out << "defense: " << choice_text(*config.pruning->defense) << "\n";
+  }
+  if (result.memorization_sets > 0) {
+    out << "memorization scores: " << result.memorization_sets << " training sets, "
+        << config.memorization.folds << " folds, " << result.memorization_cached
+        << " from the cache, " << fixed(result.memorization_seconds, 1) << " s\n";
+  }
+  if (!result.search.empty()) {
+    out << "\ndefense search (" << fixed(result.search_seconds, 1) << " s): accuracy / AUC\n";
+    for (const SearchRecord& r : result.search) {
+      out << "  " << (r.chosen ? "* " : "  ") << std::left << std::setw(48) << r.candidate
+          << std::right << " " << fixed(r.test_accuracy * 100, 2) << " % / " << fixed(r.auc, 4)
+          << "\n";
+    }
+  }
   out << "\nmodels (accuracy on members / non-members):\n";
   for (const ModelRecord& m : result.models) {
     out << "  " << std::left << std::setw(10) << m.role << std::right << " "
         << fixed(m.train_accuracy * 100, 2) << " % / " << fixed(m.test_accuracy * 100, 2)
         << " %, gap " << fixed((m.train_accuracy - m.test_accuracy) * 100, 2) << " points";
     if (config.pruning) out << ", sparsity " << fixed(m.sparsity, 3);
-    out << ", " << fixed(m.seconds, 1) << " s\n";
+    out << ", " << fixed(m.seconds, 1) << " s";
+    for (const auto& [name, value] : m.defense_measurements) out << ", " << name << " " << value;
+    out << "\n";
   }
   out << "models trained in " << fixed(result.training_seconds, 1) << " s (wall)\n";
   out << "\nattacks on " << result.is_member.size(0) << " samples (half members):\n";

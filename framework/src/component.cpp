@@ -48,7 +48,8 @@ std::vector<SampleGroup> Defense::sample_groups(const TrainingSet&, const RoundI
   return {};
 }
 void Defense::prepare_batch(Batch&, Context&) {}
-at::Tensor Defense::loss(const Batch&, const at::Tensor&, const at::Tensor& base_loss, Context&) {
+at::Tensor Defense::loss(Model&, const Batch&, const at::Tensor&, const at::Tensor& base_loss,
+                         Context&) {
   return base_loss;
 }
 bool Defense::compute_gradients(Model&, const Batch&, Context&) {
@@ -56,6 +57,9 @@ bool Defense::compute_gradients(Model&, const Batch&, Context&) {
 }
 void Defense::after_step(Model&, const Batch&, Context&) {}
 void Defense::end_round(Model&, Context&) {}
+std::vector<std::pair<std::string, double>> Defense::measurements() const {
+  return {};
+}
 
 std::string data_directory(const std::string& path, const std::string& component,
                            const char* environment, const std::string& fallback) {

@@ -74,9 +74,14 @@ ParamSchema pruning_start_schema() {
 PruningRunConfig read_pruning_run(const std::filesystem::path& path, const Registry& registry,
                                   const std::vector<std::string>& overrides) {
   RunFile file(path, overrides);
-  file.check_keys(file.root(), {"seed", "dataset", "model", "split", "trainer", "pruning"}, "");
+  file.check_keys(file.root(),
+                  {"seed", "dataset", "model", "split", "trainer", "pruning", "memorization"}, "");
   TrainingRunConfig run = read_training_sections(file, registry);
-  return read_pruning_section(file, registry, std::move(run));
+  const Params memorization =
+      file.section(file.root()["memorization"], memorization_schema(), "memorization");
+  PruningRunConfig config = read_pruning_section(file, registry, std::move(run));
+  config.memorization = memorization_settings(memorization);
+  return config;
 }
 
 PruningRunConfig read_pruning_section(RunFile& file, const Registry& registry,
@@ -165,13 +170,17 @@ PruningRunResult run_pruning(const PruningRunConfig& config, const Registry& reg
   if (config.defense) {
     defense = registry.create<Defense>(split_qualified_name(config.defense->component).second,
                                        config.defense->params);
-    if (defense->needs_memorization()) {
-      throw ConfigError(config.defense->component +
-                        " needs memorization scores, which `secateurs prune` does not compute; "
-                        "run it from an experiment graph");
-    }
   }
   result.times.build_seconds = seconds_since(start);
+  at::Tensor memorization;
+  if (defense && defense->needs_memorization()) {
+    start = Clock::now();
+    const std::vector<MemorizationResult> scores = compute_memorization(
+        {{"victim", &run.training, run_config.seed}}, fold_trainer(run_config, registry, run.shape),
+        memorization_recipe(run_config), config.memorization, 0, hooks.status);
+    memorization = scores[0].scores.normalized;
+    result.memorization_seconds = seconds_since(start);
+  }
 
   // The rewind point: the initialisation, or the weights after rewind_epoch dense epochs.
   std::optional<NamedState> rewind;
@@ -223,6 +232,8 @@ PruningRunResult run_pruning(const PruningRunConfig& config, const Registry& reg
   inputs.pruner_name = config.pruner.component;
   inputs.finetune = config.finetune;
   inputs.defense = defense.get();
+  inputs.memorization = memorization;
+  if (run.reference.labels.size(0) > 0) inputs.reference = &run.reference;
   inputs.rewind = rewind ? &*rewind : nullptr;
   inputs.measure_training = true;
   inputs.shape = run.shape;
@@ -236,6 +247,7 @@ PruningRunResult run_pruning(const PruningRunConfig& config, const Registry& reg
   BasicContext pruning_context(derive_seed(run_config.seed, "pruning"));
   result.schedule = run_schedule(*model, *pruner, config.schedule, inputs, pruning_context);
   result.pruning_seconds = seconds_since(start);
+  if (defense) result.defense_measurements = defense->measurements();
 
   if (!output.empty()) {
     start = Clock::now();
@@ -339,6 +351,9 @@ std::string format_pruning_summary(const PruningRunConfig& config, const Pruning
       << last.size_bytes << " bytes sparse-stored (dense " << result.dense.size_bytes << ")\n"
       << "test accuracy " << percent(result.dense.test_accuracy) << " dense, "
       << percent(last.test_accuracy) << " pruned\n";
+  for (const auto& [name, value] : result.defense_measurements) {
+    out << "defense: " << name << " " << value << "\n";
+  }
   for (const RemovedChannels& removed : result.schedule.removed) {
     out << "removed channels: " << removed.group << " " << removed.before << " -> " << removed.after
         << "\n";
@@ -346,6 +361,7 @@ std::string format_pruning_summary(const PruningRunConfig& config, const Pruning
   out << "wall time: load " << fixed(result.times.load_seconds, 2) << " s, dense training "
       << (result.dense_fit ? fixed(result.times.train_seconds + result.times.dev_seconds, 2) + " s"
                            : std::string("none (loaded)"))
+      << ", memorization scores " << fixed(result.memorization_seconds, 2) << " s"
       << ", pruning " << fixed(result.pruning_seconds, 2) << " s, save "
       << fixed(result.times.save_seconds, 2) << " s\n";
   return out.str();

@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <iomanip>
 #include <limits>
 #include <numbers>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -293,6 +295,26 @@ void use_channels_last(torch::nn::Module& module) {
 
 }  // namespace
 
+std::string trainer_settings_text(const TrainerSettings& s) {
+  std::ostringstream out;
+  out << std::setprecision(17) << "epochs=" << s.epochs << " batch_size=" << s.batch_size
+      << " eval_batch_size=" << s.eval_batch_size << " optimizer=" << static_cast<int>(s.optimizer)
+      << " learning_rate=" << s.learning_rate << " momentum=" << s.momentum
+      << " nesterov=" << s.nesterov << " weight_decay=" << s.weight_decay << " beta1=" << s.beta1
+      << " beta2=" << s.beta2 << " epsilon=" << s.epsilon
+      << " schedule=" << static_cast<int>(s.schedule) << " step_size=" << s.step_size
+      << " gamma=" << s.gamma << " min_learning_rate=" << s.min_learning_rate
+      << " patience=" << s.patience << " restore_best=" << s.restore_best
+      << " monitor=" << static_cast<int>(s.monitor) << " min_delta=" << s.min_delta
+      << " channels_last=" << s.channels_last << " adversarial_epsilon=" << s.adversarial_epsilon
+      << " adversarial_steps=" << s.adversarial_steps
+      << " adversarial_step_size=" << s.adversarial_step_size
+      << " adversarial_fraction=" << s.adversarial_fraction
+      << " adversarial_input_min=" << s.adversarial_input_min
+      << " adversarial_input_max=" << s.adversarial_input_max << " seed=" << s.seed;
+  return out.str();
+}
+
 FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& settings,
               const FitOptions& options, Context& context) {
   check_data(training, "training set");
@@ -432,7 +454,7 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
           at::Tensor loss = batch.soft_targets.defined()
                                 ? soft_cross_entropy(logits, batch.soft_targets)
                                 : torch::nn::functional::cross_entropy(logits, batch.labels);
-          if (defense != nullptr) loss = defense->loss(batch, logits, loss, context);
+          if (defense != nullptr) loss = defense->loss(model, batch, logits, loss, context);
           const double value = loss.item<double>();
           if (!std::isfinite(value)) {
             throw DataError("training diverged: the loss is " + std::to_string(value) +

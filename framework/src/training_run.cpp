@@ -44,6 +44,10 @@ ParamSchema split_schema() {
       param::integer("test", 0, "ordered: test samples after members and dev; 0: all the rest")
           .at_least(0),
       param::boolean("stratified", true, "membership: equal class counts in every set"),
+      param::integer("reference", 0,
+                     "membership: the defender's own non-member samples per model, for "
+                     "defenses that use them (adversarial regularization, mixup+MMD); 0: none")
+          .at_least(0),
   };
 }
 
@@ -72,6 +76,7 @@ TrainingRunConfig read_training_sections(RunFile& file, const Registry& registry
   config.split.dev = split.get_int("dev");
   config.split.test = split.get_int("test");
   config.split.stratified = split.get_bool("stratified");
+  config.split.reference = split.get_int("reference");
   config.trainer = trainer_settings(trainer);
   config.trainer.seed = derive_seed(config.seed, "trainer");
   return config;
@@ -118,6 +123,11 @@ RunData load_run_data(const TrainingRunConfig& config, const Registry& registry,
                         std::to_string(split.test > 0 ? split.test : 1) + " examples needed, " +
                         config.dataset.component + " has " + std::to_string(available));
     }
+    if (split.reference > 0) {
+      throw ConfigError(config.source +
+                        ": split: reference samples need split.mode membership (they come from "
+                        "the membership plan)");
+    }
     run.training = rows(data, 0, split.members);
     run.dev = rows(data, split.members, first_test);
     run.test = rows(data, first_test, first_test + tests);
@@ -125,6 +135,7 @@ RunData load_run_data(const TrainingRunConfig& config, const Registry& registry,
     PlanSettings plan_settings;
     plan_settings.members = split.members;
     plan_settings.dev = split.dev;
+    plan_settings.reference = split.reference;
     plan_settings.stratified = split.stratified;
     plan_settings.seed = derive_seed(config.seed, "plan");
     plan_settings.shadows = shadows;
@@ -133,6 +144,7 @@ RunData load_run_data(const TrainingRunConfig& config, const Registry& registry,
     run.training = select_examples(data, index_tensor(run.plan->victim.members));
     run.dev = select_examples(data, index_tensor(run.plan->victim.dev));
     run.test = select_examples(data, index_tensor(run.plan->victim.non_members));
+    run.reference = select_examples(data, index_tensor(run.plan->victim.reference));
   }
   if (shadows > 0 && split.mode != SplitMode::Membership) {
     throw ConfigError(config.source + ": split: shadow models need split.mode membership");
@@ -151,6 +163,30 @@ std::shared_ptr<Model> build_run_model(const TrainingRunConfig& config, const Re
   BasicContext model_context(derive_seed(config.seed, "model"));
   model->build(shape, model_context);
   return model;
+}
+
+FoldTrainer fold_trainer(const TrainingRunConfig& config, const Registry& registry,
+                         const DataShape& shape) {
+  return [config, &registry, shape](const LabeledData& training, std::uint64_t seed) {
+    TrainingRunConfig run = config;
+    run.seed = seed;
+    run.trainer.seed = derive_seed(seed, "trainer");
+    run.trainer.patience = 0;
+    run.trainer.restore_best = false;
+    std::shared_ptr<Model> model = build_run_model(run, registry, shape);
+    BasicContext context(run.trainer.seed);
+    fit(*model, training, run.trainer, FitOptions{}, context);
+    return model;
+  };
+}
+
+std::string memorization_recipe(const TrainingRunConfig& config) {
+  TrainerSettings trainer = config.trainer;
+  trainer.seed = 0;  // fold models derive theirs from the fold's seed
+  trainer.patience = 0;
+  trainer.restore_best = false;
+  return "model=" + config.model.component + " " + params_text(config.model.params) +
+         " trainer: " + trainer_settings_text(trainer);
 }
 
 CheckpointMetadata run_metadata(const TrainingRunConfig& config, const DataShape& shape) {

@@ -287,7 +287,8 @@ TEST_CASE("a sample group's weight decay acts only in its own steps") {
 
 TEST_CASE("a non-finite loss stops training with the epoch and batch") {
   class NanLoss final : public Defense {
-    at::Tensor loss(const Batch&, const at::Tensor&, const at::Tensor& base, Context&) override {
+    at::Tensor loss(Model&, const Batch&, const at::Tensor&, const at::Tensor& base,
+                    Context&) override {
       return base * std::nan("");
     }
   } defense;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "secateurs/component.h"
@@ -101,9 +102,11 @@ class SECATEURS_API Defense : public Component {
   virtual void prepare_batch(Batch& batch, Context& context);
 
   // The loss to minimise, given the trainer's cross-entropy `base_loss` (a scalar, mean
-  // over the batch) on `logits`. The default returns `base_loss`.
-  virtual at::Tensor loss(const Batch& batch, const at::Tensor& logits, const at::Tensor& base_loss,
-                          Context& context);
+  // over the batch) on `logits` (the model's output for batch.inputs, with gradients).
+  // `model` is in training mode; a defense may run it on other inputs too (mixup+MMD
+  // compares the outputs on reference data). The default returns `base_loss`.
+  virtual at::Tensor loss(Model& model, const Batch& batch, const at::Tensor& logits,
+                          const at::Tensor& base_loss, Context& context);
 
   // Return true after setting the .grad of every trainable parameter of `model` yourself
   // (per-sample clipping and noise of DP-SGD); the trainer then skips its own forward,
@@ -117,6 +120,11 @@ class SECATEURS_API Defense : public Component {
   virtual void after_step(Model& model, const Batch& batch, Context& context);
 
   virtual void end_round(Model& model, Context& context);
+
+  // Figures the defense measured about itself so far (DP-SGD's epsilon and delta, a
+  // search's choice), reported by the host next to the model's results after each fit.
+  // Names are short identifiers ("epsilon"); the default is none.
+  virtual std::vector<std::pair<std::string, double>> measurements() const;
 };
 
 }  // namespace secateurs

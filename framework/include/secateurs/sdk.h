@@ -14,5 +14,6 @@
 #include "secateurs/model.h"
 #include "secateurs/params.h"
 #include "secateurs/plugin.h"
+#include "secateurs/privacy.h"
 #include "secateurs/pruner.h"
 #include "secateurs/random.h"

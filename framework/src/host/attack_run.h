@@ -20,6 +20,13 @@
 //     epsilons: [0.01, 0.05, 0.1]
 //     samples: 1000         # the first n of the victim's non-members
 //     pgd_steps: 10
+//   memorization: {folds: 5, cache: runs/cache}   # when the defense needs the scores
+//   defense_search: {...}   # optional, see DefenseSearch
+//
+// A defense acts in every pruning round's fine-tuning of the victim and of every shadow.
+// When it needs memorization scores, each model's training set gets its own
+// (host/memorization.h); its reference data is the victim's split.reference samples, and
+// the attacker's shared reference set for the shadows.
 //
 // Shadows: the membership plan gets `shadows` shadows in halves mode (its population P of
 // 2M attacker samples, each shadow training on M of them with the victim's split, dev
@@ -63,17 +70,44 @@ struct RobustnessSettings {
   double lower = 0.0, upper = 1.0;  // the valid input range
 };
 
+// The automatic variant of a defense: its parameters searched on shadow models before the
+// victim trains (WeMeM's automatic SWMR, or any defense's). Each candidate of the grid
+// trains `shadows` search models (the data and memorization scores of the first
+// shadows, seeds of their own) with the whole recipe: dense training, pruning schedule
+// and the candidate defense. Each is scored by its accuracy on its non-members and by the
+// AUC of the confidence attack (true-class log-probability) on its members against its
+// non-members, averaged over the search models. Objective "constrained": the most
+// accurate candidate whose AUC is at most `auc_target` (none: the lowest AUC);
+// "weighted": the largest accuracy - weight * max(0, AUC - 0.5). The choice then
+// defends the victim and every shadow.
+//
+//   defense_search:
+//     grid: {width: [0.3, 0.5], stride: [0.1, 0.2], threshold: [0.7, 0.9]}
+//     auc_target: 0.55
+//     shadows: 2
+struct DefenseSearch {
+  std::vector<Params> candidates;   // full parameter sets of the defense
+  std::vector<std::string> labels;  // the grid values of each, "{width: 0.3, stride: 0.1}"
+  std::string objective = "constrained";
+  double auc_target = 0.55;
+  double weight = 1.0;
+  std::int64_t shadows = 2;
+};
+
 struct AttackRunConfig {
   TrainingRunConfig run;
   std::optional<PruningRunConfig> pruning;  // pruning->run is `run`
   AttackSettings attack;
   std::vector<ComponentChoice> attacks;
   RobustnessSettings robustness;
+  MemorizationSettings memorization;  // used when the defense needs the scores
+  std::optional<DefenseSearch> search;
 };
 
 SECATEURS_API ParamSchema shadows_schema();
 SECATEURS_API ParamSchema attack_metrics_schema();
 SECATEURS_API ParamSchema robustness_schema();
+SECATEURS_API ParamSchema defense_search_schema();
 
 // Reads and validates an attack run file after `overrides`; throws ConfigError listing
 // every problem with its file, line and key.
@@ -90,12 +124,21 @@ struct TrainedModel {
   FitReport fit;
   std::optional<ScheduleResult> schedule;
   NamedState dense;  // the weights before pruning (empty without pruning)
+  // What the defense reported about itself after the last round (Defense::measurements).
+  std::vector<std::pair<std::string, double>> defense_measurements;
   double seconds = 0;
+};
+// What a defense may need besides the training set: the memorization scores of exactly
+// that set (when Defense::needs_memorization) and the model owner's reference data.
+struct DefenseData {
+  at::Tensor memorization;
+  const LabeledData* reference = nullptr;
 };
 SECATEURS_API TrainedModel train_like_victim(const AttackRunConfig& config,
                                              const Registry& registry, const DataShape& shape,
                                              const LabeledData& training, const LabeledData* dev,
-                                             std::uint64_t seed);
+                                             std::uint64_t seed,
+                                             const DefenseData& defense_data = {});
 
 // Accuracy of `model` on PGD examples of `data` (FGSM: one step, step size epsilon, no
 // random start), batch by batch with one generator seeded from `seed`.
@@ -120,6 +163,16 @@ struct ModelRecord {
   double train_accuracy = 0, test_accuracy = 0;
   double sparsity = 0;
   double seconds = 0;
+  std::vector<std::pair<std::string, double>> defense_measurements;
+};
+
+// One candidate of a defense search, averaged over its search models.
+struct SearchRecord {
+  std::string candidate;  // the grid values
+  double test_accuracy = 0;
+  double auc = 0;
+  double seconds = 0;  // training time of its search models, summed
+  bool chosen = false;
 };
 
 struct RobustnessRecord {
@@ -140,6 +193,12 @@ struct AttackRunResult {
   // of sample_indices); empty without online shadows.
   std::vector<std::vector<std::uint8_t>> online_in;
   double training_seconds = 0;  // wall time of all model trainings, in parallel
+  // Memorization scores: wall time (0 when every set came from the cache), and how many
+  // training sets were read from the cache.
+  double memorization_seconds = 0;
+  std::int64_t memorization_cached = 0, memorization_sets = 0;
+  std::vector<SearchRecord> search;  // the defense search, when the run has one
+  double search_seconds = 0;
 };
 
 struct AttackRunHooks {
@@ -149,7 +208,8 @@ struct AttackRunHooks {
 // Runs it; `threads` parallel trainings (0: one per core). When `output` is not empty,
 // writes there (atomically each): attacks.csv, scores.csv (every sample's score and
 // decision for every attack, with its membership), roc/<n>.csv per attack, models.csv,
-// robustness.csv, plan.txt (with the shadows' IN matrix), online.txt (the online
+// robustness.csv, defense.csv (each model's defense measurements), search.csv (the
+// defense search), plan.txt (with the shadows' IN matrix), online.txt (the online
 // shadows' IN matrix over the evaluation samples, when there are any) and summary.txt.
 SECATEURS_API AttackRunResult run_attack(const AttackRunConfig& config, const Registry& registry,
                                          const std::filesystem::path& output, int threads,

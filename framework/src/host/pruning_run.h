@@ -12,6 +12,7 @@
 //     finetune: {epochs: 3, learning_rate: 0.01}   # trainer settings of each round
 //     start:    {checkpoint: runs/dense/model.ckpt, rewind_epoch: 0}
 //     defense:  {component: defense.NAME, params: {}}   # optional
+//   memorization: {folds: 5, cache: runs/cache}   # when the defense needs the scores
 //
 // Without start.checkpoint the dense model is trained with the `trainer` section first.
 // The checkpoint must come from the same model, dataset and seed (its metadata is
@@ -45,6 +46,8 @@ struct PruningRunConfig {
   std::filesystem::path checkpoint;  // empty: train the dense model here
   int rewind_epoch = 0;
   std::optional<ComponentChoice> defense;
+  // Scores for a defense that needs them (a top-level `memorization` section).
+  MemorizationSettings memorization;
 };
 
 SECATEURS_API ParamSchema pruning_targets_schema();
@@ -70,6 +73,8 @@ struct PruningRunResult {
   ScheduleResult schedule;
   PhaseTimes times;            // train_seconds: dense training; the rounds carry their own
   double pruning_seconds = 0;  // the whole schedule
+  double memorization_seconds = 0;
+  std::vector<std::pair<std::string, double>> defense_measurements;
 };
 
 struct PruningRunHooks {

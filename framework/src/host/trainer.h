@@ -87,6 +87,8 @@ struct TrainerSettings {
 // configurations are validated like a component's.
 SECATEURS_API ParamSchema trainer_schema();
 SECATEURS_API TrainerSettings trainer_settings(const Params& params);
+// Every field of `settings`, "name=value" separated by spaces, for content keys.
+SECATEURS_API std::string trainer_settings_text(const TrainerSettings& settings);
 
 struct EpochRecord {
   int epoch = 0;  // 0-based

@@ -30,6 +30,7 @@
 
 #include "host/checkpoint.h"
 #include "host/membership_plan.h"
+#include "host/memorization.h"
 #include "host/model_summary.h"
 #include "host/registry.h"
 #include "host/run_file.h"
@@ -47,6 +48,8 @@ struct SplitSettings {
   std::int64_t dev = 0;
   std::int64_t test = 0;   // ordered mode; 0: every example after members and dev
   bool stratified = true;  // membership mode: equal class counts in every set
+  // membership mode: the defender's non-member reference samples (host/membership_plan.h)
+  std::int64_t reference = 0;
 };
 
 struct TrainingRunConfig {
@@ -91,6 +94,7 @@ struct TrainingRunResult {
 struct RunData {
   DataShape shape;
   LabeledData training, dev, test;  // dev may be empty
+  LabeledData reference;            // the victim's reference samples; may be empty
   std::optional<MembershipPlan> plan;
   LabeledData pool;  // every example of the dataset; the plan's indices point into it
 };
@@ -107,6 +111,14 @@ SECATEURS_API RunData load_run_data(const TrainingRunConfig& config, const Regis
 SECATEURS_API std::shared_ptr<Model> build_run_model(const TrainingRunConfig& config,
                                                      const Registry& registry,
                                                      const DataShape& shape);
+// Memorization scores' fold models (host/memorization.h) trained with this run's dense
+// recipe: its model and trainer settings, seeds derived from the fold's seed as a run
+// with that seed would, and no early stopping (fold models have no dev set: each trains
+// the recipe's full epochs). `memorization_recipe` describes it for the cache key.
+SECATEURS_API FoldTrainer fold_trainer(const TrainingRunConfig& config, const Registry& registry,
+                                       const DataShape& shape);
+SECATEURS_API std::string memorization_recipe(const TrainingRunConfig& config);
+
 // What a checkpoint of this run says about how it was made (component, params, data).
 SECATEURS_API CheckpointMetadata run_metadata(const TrainingRunConfig& config,
                                               const DataShape& shape);
