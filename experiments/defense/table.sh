@@ -3,8 +3,9 @@
 # MLP victim pruned iteratively to 70 % sparsity in 5 rounds, 4 shadows and 4 online
 # shadows defended alike) once per defense, then one row per defense: the victim's test
 # accuracy and sparsity, the strongest attack (highest AUC) with its TPR at 1 % FPR, the
-# highest TPR at 1 % FPR of any attack, and the victim's training time against the
-# undefended run's.
+# highest TPR at 1 % FPR of any attack, the victim's training time against the
+# undefended run's, the memorization scores' and the defense search's wall time (each for
+# the whole run: every model's training set, every candidate), and the run's wall time.
 #
 #   experiments/defense/table.sh [BUILD_DIR] [OUTPUT_DIR] [DEFENSE...]
 #
@@ -72,8 +73,8 @@ victim_field() {  # victim_field DIR COLUMN
 none_seconds=""
 [ -f "$out/none/models.csv" ] && none_seconds=$(victim_field "$out/none" seconds)
 {
-  echo "| defense | test acc. % | sparsity | strongest attack | AUC | TPR@1% FPR | best TPR@1% (attack) | victim training s (extra) | run wall s |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| defense | test acc. % | sparsity | strongest attack | AUC | TPR@1% FPR | best TPR@1% (attack) | victim training s (extra) | memorization s | search s | run wall s |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for row in "${rows[@]}"; do
     name=${row%%|*}
     dir=$out/$name
@@ -90,8 +91,12 @@ none_seconds=""
     extra=""
     [ -n "$none_seconds" ] && extra=$(awk -v a="$seconds" -v b="$none_seconds" 'BEGIN { printf " (%+.1f)", a - b }')
     wall=$(cat "$dir/wall_seconds" 2>/dev/null || echo "?")
-    printf '| %s | %.2f | %.3f | %s | %.4f | %.4f | %s | %.1f%s | %s |\n' "$name" \
+    # summary.txt: "memorization scores: 9 training sets, 3 folds, 0 from the cache, 151.2 s"
+    # and "defense search (123.4 s): ..."
+    memorization=$(sed -n 's/^memorization scores: .*, \([0-9.]*\) s$/\1/p' "$dir/summary.txt")
+    search=$(sed -n 's/^defense search (\([0-9.]*\) s).*/\1/p' "$dir/summary.txt")
+    printf '| %s | %.2f | %.3f | %s | %.4f | %.4f | %s | %.1f%s | %s | %s | %s |\n' "$name" \
       "$(awk -v a="$acc" 'BEGIN { print a * 100 }')" "$sparsity" "${attack//\"/}" "$auc" "$tpr" \
-      "${best_tpr//\"/}" "$seconds" "$extra" "$wall"
+      "${best_tpr//\"/}" "$seconds" "$extra" "${memorization:--}" "${search:--}" "$wall"
   done
 } | tee "$out/table.md"

@@ -16,6 +16,7 @@ using namespace secateurs;
 using testing::make_component;
 using testing::TestContext;
 using testing::TinyMlp;
+using testing::weights_of;
 
 namespace {
 
@@ -106,12 +107,6 @@ double regularizer(Defense& defense, Model& model, const Batch& batch, Context& 
   const at::Tensor logits = model.forward(batch.inputs);
   const at::Tensor base = torch::nn::functional::cross_entropy(logits, batch.labels);
   return (defense.loss(model, batch, logits, base, context) - base).item<double>();
-}
-
-std::vector<at::Tensor> weights_of(Model& model) {
-  std::vector<at::Tensor> copies;
-  for (const at::Tensor& p : model.module().parameters()) copies.push_back(p.detach().clone());
-  return copies;
 }
 
 }  // namespace

@@ -167,3 +167,33 @@ TEST_CASE("defense search files: problems are named before any work") {
                           }),
                           "folds"));
 }
+
+TEST_CASE("a defended pruning run computes the victim's memorization scores") {
+  testing::TempDir dir;
+  const std::filesystem::path path = dir / "prune.yaml";
+  std::ofstream(path) << R"(seed: 5
+dataset: {component: dataset.synthetic_blobs, params: {samples: 700, classes: 3, features: 6}}
+model: {component: model.mlp, params: {hidden: [24]}}
+split: {mode: membership, members: 240, dev: 60}
+trainer: {epochs: 4, batch_size: 32}
+pruning:
+  pruner: {component: pruner.magnitude}
+  schedule: {schedule: iterative, sparsity: 0.5, rounds: 2}
+  finetune: {epochs: 2, batch_size: 32}
+  defense: {component: defense.rmr, params: {threshold: 0.5}}
+memorization: {folds: 2, cache: ""}
+)";
+  const auto& registry = testing::built_plugins();
+  const host::PruningRunConfig config = host::read_pruning_run(path, registry);
+  CHECK(config.memorization.folds == 2);
+  CHECK(config.memorization.cache.empty());
+  const host::PruningRunResult result = host::run_pruning(config, registry, {});
+  double risky = -1;
+  for (const auto& [name, value] : result.defense_measurements) {
+    if (name == "risky_samples") risky = value;
+  }
+  // Min-max normalised scores: at least the top sample is risky, never all of them.
+  CHECK(risky >= 1);
+  CHECK(risky < 240);
+  CHECK(result.memorization_seconds > 0);
+}

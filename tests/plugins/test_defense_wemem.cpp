@@ -13,6 +13,7 @@
 using namespace secateurs;
 using testing::make_component;
 using testing::TestContext;
+using testing::same_weights;
 using testing::TinyMlp;
 
 namespace {
@@ -99,17 +100,7 @@ std::vector<at::Tensor> fitted_weights(Defense* d, double weight_decay) {
   options.round.round = 1;
   options.memorization = ramp_scores();
   host::fit(model, data, s, options, context);
-  std::vector<at::Tensor> weights;
-  for (const at::Tensor& p : model.module().parameters()) weights.push_back(p.detach().clone());
-  return weights;
-}
-
-bool same_weights(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) return false;
-  }
-  return true;
+  return testing::weights_of(model);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "secateurs/dataset.h"
 #include "secateurs/model.h"
@@ -39,6 +40,21 @@ class TinyMlp final : public Model {
   torch::nn::Linear fc1_{nullptr};
   torch::nn::Linear fc2_{nullptr};
 };
+
+// Copies of a model's parameters, to compare the weights of two fits.
+inline std::vector<at::Tensor> weights_of(Model& model) {
+  std::vector<at::Tensor> copies;
+  for (const at::Tensor& p : model.module().parameters()) copies.push_back(p.detach().clone());
+  return copies;
+}
+
+inline bool same_weights(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!torch::equal(a[i], b[i])) return false;
+  }
+  return true;
+}
 
 // `count` points in `features` dimensions around one centre per class; `label_noise` of
 // them get a random other label, which only memorisation can fit.

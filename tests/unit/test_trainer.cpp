@@ -22,7 +22,9 @@ using namespace secateurs;
 using namespace secateurs::host;
 using secateurs::testing::blobs;
 using secateurs::testing::TestContext;
+using secateurs::testing::same_weights;
 using secateurs::testing::TinyMlp;
+using secateurs::testing::weights_of;
 
 namespace {
 
@@ -43,20 +45,6 @@ TrainerSettings quick_settings() {
   s.learning_rate = 0.1;
   s.seed = 11;
   return s;
-}
-
-std::vector<at::Tensor> weights_of(Model& model) {
-  std::vector<at::Tensor> copies;
-  for (const at::Tensor& p : model.module().parameters()) copies.push_back(p.detach().clone());
-  return copies;
-}
-
-bool same_weights(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) return false;
-  }
-  return true;
 }
 
 // Records what the trainer asks of a defense.
