@@ -12,8 +12,8 @@
 
 using namespace secateurs;
 using testing::make_component;
-using testing::TestContext;
 using testing::same_weights;
+using testing::TestContext;
 using testing::TinyMlp;
 
 namespace {

@@ -21,8 +21,8 @@
 using namespace secateurs;
 using namespace secateurs::host;
 using secateurs::testing::blobs;
-using secateurs::testing::TestContext;
 using secateurs::testing::same_weights;
+using secateurs::testing::TestContext;
 using secateurs::testing::TinyMlp;
 using secateurs::testing::weights_of;
 
