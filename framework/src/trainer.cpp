@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -279,6 +280,56 @@ void apply_masks(Model& model, const MaskSet& masks) {
 
 namespace {
 
+// One optimizer step's samples: positions in the training set and their sample group
+// (-1: the trainer's own settings).
+struct PlannedBatch {
+  std::int64_t group = -1;
+  at::Tensor positions;
+};
+
+// An epoch's batches. The trainer's own samples and each sample group's are batched
+// separately, each in the epoch's shuffled order, so a group takes ceil(n_g / B) steps of
+// its own per epoch: its settings (a strong weight decay) act in proportion to its size,
+// not once in nearly every batch. The lists' batches are interleaved evenly over the
+// epoch (batch j of a list of b batches at (j + 0.5) / b, ties to the lower group), with
+// no random draw, so a fit without groups, or with one group holding every sample, steps
+// exactly as one without groups.
+std::vector<PlannedBatch> plan_batches(const at::Tensor& order, const at::Tensor& group_of,
+                                       std::int64_t groups, std::int64_t batch_size) {
+  std::vector<at::Tensor> lists;
+  if (groups == 0) {
+    lists.push_back(order);
+  } else {
+    const at::Tensor order_groups = group_of.index_select(0, order);
+    for (std::int64_t g = -1; g < groups; ++g)
+      lists.push_back(order.masked_select(order_groups.eq(g)));
+  }
+  struct Keyed {
+    double key;
+    std::int64_t list, start;
+  };
+  std::vector<Keyed> keyed;
+  for (std::size_t k = 0; k < lists.size(); ++k) {
+    const std::int64_t n = lists[k].size(0);
+    const std::int64_t batches = (n + batch_size - 1) / batch_size;
+    for (std::int64_t j = 0; j < batches; ++j) {
+      keyed.push_back({(static_cast<double>(j) + 0.5) / static_cast<double>(batches),
+                       static_cast<std::int64_t>(k), j * batch_size});
+    }
+  }
+  std::stable_sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    return a.key < b.key || (a.key == b.key && a.list < b.list);
+  });
+  std::vector<PlannedBatch> plan;
+  plan.reserve(keyed.size());
+  for (const Keyed& k : keyed) {
+    const at::Tensor& list = lists[static_cast<std::size_t>(k.list)];
+    plan.push_back({groups == 0 ? -1 : k.list - 1,
+                    list.slice(0, k.start, std::min(k.start + batch_size, list.size(0)))});
+  }
+  return plan;
+}
+
 // In place, before the optimizer exists: its state must be created in the same layout.
 // A copy into an empty channels-last tensor, because contiguous() keeps the strides of
 // tensors that are both NCHW- and NHWC-contiguous (one input channel, 1x1 kernels) and
@@ -418,16 +469,12 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
     module.train(true);
     double loss_sum = 0;
     std::int64_t correct = 0, counted = 0;
-    const std::int64_t visits = order.size(0);
-    for (std::int64_t start = 0; start < visits; start += settings.batch_size) {
-      const at::Tensor batch_positions =
-          order.slice(0, start, std::min(start + settings.batch_size, visits));
-      // Split the batch by sample group; the trainer's own samples go first.
-      const at::Tensor batch_groups = group_tensor.index_select(0, batch_positions);
-      for (std::int64_t g = -1; g < static_cast<std::int64_t>(groups.size()); ++g) {
-        at::Tensor positions =
-            groups.empty() ? batch_positions : batch_positions.masked_select(batch_groups.eq(g));
-        if (positions.numel() == 0) continue;
+    const std::vector<PlannedBatch> plan = plan_batches(
+        order, group_tensor, static_cast<std::int64_t>(groups.size()), settings.batch_size);
+    for (std::size_t step = 0; step < plan.size(); ++step) {
+      {
+        const std::int64_t g = plan[step].group;
+        const at::Tensor& positions = plan[step].positions;
         Batch batch{training.inputs.index_select(0, positions),
                     training.labels.index_select(0, positions),
                     positions,
@@ -459,8 +506,7 @@ FitReport fit(Model& model, const LabeledData& training, const TrainerSettings& 
           if (!std::isfinite(value)) {
             throw DataError("training diverged: the loss is " + std::to_string(value) +
                             " at epoch " + std::to_string(epoch + 1) + ", batch " +
-                            std::to_string(start / settings.batch_size + 1) +
-                            "; lower the learning rate");
+                            std::to_string(step + 1) + "; lower the learning rate");
           }
           loss.backward();
           const std::int64_t n = batch.labels.size(0);

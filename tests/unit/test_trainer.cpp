@@ -254,6 +254,14 @@ TEST_CASE("a defense chooses each epoch's samples, and sample groups take separa
   }
   CHECK(seen.size() == 24);  // every chosen sample, once per epoch
   for (std::int64_t p = 0; p < 12; ++p) CHECK(seen.count(p) == 2);
+  // A group is batched on its own: its 3 samples take ceil(3 / 6) = 1 step per epoch, the
+  // 9 others ceil(9 / 6) = 2, and the group's step falls mid-epoch (key 0.5 of 0.25, 0.75).
+  REQUIRE(defense.step_positions.size() == 6);
+  for (std::size_t step = 0; step < 6; ++step) {
+    const bool group_step = risky.count(defense.step_positions[step].front()) > 0;
+    CHECK(group_step == (step % 3 == 1));
+    CHECK(defense.step_positions[step].size() == (group_step ? 3 : step % 3 == 0 ? 6 : 3));
+  }
 }
 
 TEST_CASE("a sample group's weight decay acts only in its own steps") {

@@ -7,7 +7,7 @@
 //   begin_round                           once
 //   sample_groups                         once; the groups hold for the whole round
 //   per epoch: epoch_samples              which training samples this epoch visits
-//     per batch and sample group:
+//     per batch (each holds one sample group's samples, or the trainer's own):
 //       prepare_batch                     may rewrite inputs or set soft targets (mixup)
 //       compute_gradients                 may replace forward/backward (DP-SGD)
 //         or: forward, loss               may change the loss (PPB, RelaxLoss, ...)
@@ -69,9 +69,11 @@ struct OptimizerOverride {
   double learning_rate_scale = 1.0;    // multiplies the scheduled learning rate
 };
 
-// Samples of a group are taken out of every batch and trained in a separate optimizer
-// step with the group's settings (risky-memory regularization: a much stronger weight
-// decay for the samples most at risk). Samples in no group use the trainer's settings.
+// Samples of a group are batched on their own (in the epoch's shuffled order) and trained
+// in optimizer steps of their own with the group's settings, interleaved evenly with the
+// other batches (risky-memory regularization: a much stronger weight decay for the
+// samples most at risk, in ceil(n / batch size) steps per epoch). Samples in no group use
+// the trainer's settings.
 struct SampleGroup {
   std::string name;
   std::vector<std::int64_t> positions;
@@ -121,8 +123,8 @@ class SECATEURS_API Defense : public Component {
 
   virtual void end_round(Model& model, Context& context);
 
-  // Figures the defense measured about itself so far (DP-SGD's epsilon and delta, a
-  // search's choice), reported by the host next to the model's results after each fit.
+  // Figures the defense measured about itself so far (DP-SGD's epsilon and delta, the size
+  // of WeMeM's risky group), reported by the host next to the model's results.
   // Names are short identifiers ("epsilon"); the default is none.
   virtual std::vector<std::pair<std::string, double>> measurements() const;
 };
