@@ -261,7 +261,7 @@ ParamSchema defense_search_schema() {
                   "weighted: the price of one unit of AUC above 0.5 in accuracy")
           .range(0, 1e6),
       param::integer("shadows", d.shadows,
-                     "Search models per candidate, on the data of the first shadows")
+                     "Search models per candidate, on complementary halves of the victim's members")
           .range(1, 1024),
   };
 }
@@ -329,12 +329,6 @@ AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registr
   config.robustness.lower = robustness.get_float("lower");
   config.robustness.upper = robustness.get_float("upper");
   config.memorization = memorization_settings(memorization);
-  if (config.search && config.search->shadows > config.attack.shadows) {
-    throw ConfigError(config.run.source +
-                      ": defense_search.shadows: " + std::to_string(config.search->shadows) +
-                      " search models per candidate need as many shadows' data, shadows.count is " +
-                      std::to_string(config.attack.shadows));
-  }
 
   const std::string& where = config.run.source;
   if (config.run.split.mode != SplitMode::Membership) {
@@ -586,30 +580,69 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
     const LabeledData& reference = job.victim ? run.reference : shadow_reference;
     if (reference.labels.size(0) > 0) job.defense_data.reference = &reference;
   }
+  // The defender's search models (the automatic variant): trained on complementary halves
+  // of the victim's members, the other half serving as their non-members. The defender
+  // owns these samples; the attacker's data, and with it the shadows that calibrate the
+  // attacks, never informs the choice.
+  std::vector<LabeledData> search_training, search_test;
+  if (config.search) {
+    std::vector<std::int64_t> groups(static_cast<std::size_t>(run.training.labels.size(0)), 0);
+    if (config.run.split.stratified) {
+      const at::Tensor labels = run.training.labels.contiguous();
+      std::copy_n(labels.data_ptr<std::int64_t>(), labels.size(0), groups.begin());
+    }
+    const std::int64_t pairs = (config.search->shadows + 1) / 2;
+    const std::vector<std::vector<std::uint8_t>> halves =
+        paired_halves(groups, 2 * pairs, derive_seed(config.run.seed, "search-halves"));
+    for (std::int64_t s = 0; s < config.search->shadows; ++s) {
+      const auto& in = halves[static_cast<std::size_t>(s)];
+      search_training.push_back(select_examples(run.training, rows_where(in, true)));
+      search_test.push_back(select_examples(run.training, rows_where(in, false)));
+    }
+  }
+  const auto search_seed = [&](std::int64_t s) {
+    return derive_seed(config.run.seed, "search/" + std::to_string(s));
+  };
+
+  // Memorization scores, when the defense (or any candidate of the search) needs them.
   bool needs_memorization = false;
   if (config.pruning && config.pruning->defense) {
-    needs_memorization =
-        registry
-            .create<Defense>(split_qualified_name(config.pruning->defense->component).second,
-                             config.pruning->defense->params)
-            ->needs_memorization();
+    std::vector<Params> variants = {config.pruning->defense->params};
+    if (config.search) variants = config.search->candidates;
+    for (const Params& params : variants) {
+      needs_memorization =
+          needs_memorization ||
+          registry
+              .create<Defense>(split_qualified_name(config.pruning->defense->component).second,
+                               params)
+              ->needs_memorization();
+    }
   }
+  std::vector<at::Tensor> search_memorization(search_training.size());
   if (needs_memorization) {
     std::vector<MemorizationRequest> requests;
     for (const TrainingJob& job : jobs) requests.push_back({job.role, &job.training, job.seed});
+    for (std::size_t s = 0; s < search_training.size(); ++s) {
+      requests.push_back({"search model " + std::to_string(s), &search_training[s],
+                          search_seed(static_cast<std::int64_t>(s))});
+    }
     const Clock::time_point begin = Clock::now();
     const std::vector<MemorizationResult> scores = compute_memorization(
-        requests, fold_trainer(config.run, registry, run.shape), memorization_recipe(config.run),
-        config.memorization, threads, hooks.status);
-    for (std::size_t j = 0; j < jobs.size(); ++j) {
-      jobs[j].defense_data.memorization = scores[j].scores.normalized;
-      result.memorization_cached += scores[j].from_cache ? 1 : 0;
+        requests, fold_trainer(config.run, registry, run.shape),
+        memorization_recipe(config.run, registry), config.memorization, threads, hooks.status);
+    for (std::size_t r = 0; r < scores.size(); ++r) {
+      if (r < jobs.size()) {
+        jobs[r].defense_data.memorization = scores[r].scores.normalized;
+      } else {
+        search_memorization[r - jobs.size()] = scores[r].scores.normalized;
+      }
+      result.memorization_cached += scores[r].from_cache ? 1 : 0;
     }
     result.memorization_sets = static_cast<std::int64_t>(scores.size());
     result.memorization_seconds = seconds_since(begin);
   }
 
-  // The automatic variant: the defense's parameters chosen on search models first.
+  // The automatic variant: the defense's parameters chosen on the search models first.
   AttackRunConfig defended = config;
   if (config.search) {
     const DefenseSearch& search = *config.search;
@@ -619,11 +652,17 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
     for (std::size_t c = 0; c < search.candidates.size(); ++c) {
       recipes[c].pruning->defense->params = search.candidates[c];
       for (std::int64_t s = 0; s < search.shadows; ++s) {
-        TrainingJob job = jobs[1 + static_cast<std::size_t>(s)];
-        job.role = "search " + search.labels[c] + " model " + std::to_string(s);
-        // The same seeds for every candidate: the candidates differ in their parameters only.
-        job.seed = derive_seed(config.run.seed, "search/" + std::to_string(s));
-        job.recipe = &recipes[c];
+        const auto k = static_cast<std::size_t>(s);
+        TrainingJob job{
+            "search " + search.labels[c] + " model " + std::to_string(s),
+            search_training[k],
+            victim_dev,
+            &search_test[k],
+            // The same seeds for every candidate: they differ in parameters only.
+            search_seed(s),
+            false,
+            {search_memorization[k], run.reference.labels.size(0) > 0 ? &run.reference : nullptr},
+            &recipes[c]};
         search_jobs.push_back(std::move(job));
       }
     }
@@ -679,6 +718,8 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
       if (best) chosen = *best;
     }
     result.search[chosen].chosen = true;
+    result.chosen_defense =
+        choice_text({config.pruning->defense->component, search.candidates[chosen]});
     defended.pruning->defense->params = search.candidates[chosen];
     for (TrainingJob& job : jobs) job.recipe = &defended;
     result.search_seconds = seconds_since(begin);
@@ -884,8 +925,11 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
       std::ostringstream search_csv;
       search_csv << std::setprecision(10) << "candidate,test_accuracy,auc,seconds,chosen\n";
       for (const SearchRecord& r : result.search) {
-        search_csv << '"' << r.candidate << "\"," << r.test_accuracy << ',' << r.auc << ','
-                   << r.seconds << ',' << (r.chosen ? 1 : 0) << '\n';
+        std::string quoted;  // a CSV field: embedded quotes doubled
+        for (const char ch : r.candidate)
+          quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        search_csv << '"' << quoted << "\"," << r.test_accuracy << ',' << r.auc << ',' << r.seconds
+                   << ',' << (r.chosen ? 1 : 0) << '\n';
       }
       write_file_atomically(output / "search.csv", search_csv.str());
     }
@@ -907,7 +951,10 @@ std::string format_attack_summary(const AttackRunConfig& config, const AttackRun
         << fixed(config.pruning->schedule.sparsity, 3) << "\n";
   }
   if (config.pruning && config.pruning->defense) {
-    out << "defense: " << choice_text(*config.pruning->defense) << "\n";
+    out << "defense: "
+        << (result.chosen_defense.empty() ? choice_text(*config.pruning->defense)
+                                          : result.chosen_defense + " (chosen by the search)")
+        << "\n";
   }
   if (result.memorization_sets > 0) {
     out << "memorization scores: " << result.memorization_sets << " training sets, "

@@ -4,6 +4,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "host/trainer.h"
 #include "secateurs/error.h"
 #include "secateurs/random.h"
+#include "secateurs/version.h"
 
 namespace secateurs::host {
 namespace {
@@ -29,13 +31,17 @@ constexpr const char* kCacheHeader = "secateurs-memorization 1";
 std::string cache_key(const LabeledData& training, int folds, std::uint64_t seed,
                       const std::string& recipe) {
   Sha256 hash;
-  const std::string head = std::string(kCacheHeader) + "\nfolds " + std::to_string(folds) +
+  // The framework's and LibTorch's versions: a fix to the trainer or a new LibTorch may
+  // change the fold models, so their scores are not reused across versions.
+  const std::string head = std::string(kCacheHeader) + "\nsecateurs " + SECATEURS_VERSION_STRING +
+                           " libtorch " + TORCH_VERSION + "\nfolds " + std::to_string(folds) +
                            "\nseed " + std::to_string(seed) + "\nrecipe " + recipe + "\n";
   hash.update(head);
   const at::Tensor inputs = training.inputs.to(torch::kFloat32).contiguous();
   const at::Tensor labels = training.labels.to(torch::kInt64).contiguous();
-  const std::string shape = "inputs " + std::to_string(inputs.numel()) + " labels " +
-                            std::to_string(labels.numel()) + "\n";
+  std::string shape = "inputs";
+  for (const std::int64_t d : inputs.sizes()) shape += " " + std::to_string(d);
+  shape += " labels " + std::to_string(labels.numel()) + "\n";
   hash.update(shape);
   hash.update(inputs.data_ptr(), static_cast<std::size_t>(inputs.numel()) * sizeof(float));
   hash.update(labels.data_ptr(), static_cast<std::size_t>(labels.numel()) * sizeof(std::int64_t));
@@ -247,9 +253,15 @@ std::vector<MemorizationResult> compute_memorization(
   for (const std::size_t r : missing) {
     results[r].scores = memorization_from_folds(probabilities[r], fold_of[r]);
     if (!settings.cache.empty()) {
-      std::filesystem::create_directories(cache_file(settings, results[r].key).parent_path());
-      write_file_atomically(cache_file(settings, results[r].key),
-                            format_scores(results[r].key, results[r].scores));
+      // A cache that cannot be written (full disk, read-only folder) costs the next run
+      // the fold models again, not this run its scores.
+      try {
+        std::filesystem::create_directories(cache_file(settings, results[r].key).parent_path());
+        write_file_atomically(cache_file(settings, results[r].key),
+                              format_scores(results[r].key, results[r].scores));
+      } catch (const std::exception& e) {
+        say("memorization: the cache was not written (" + std::string(e.what()) + ")");
+      }
     }
   }
   return results;

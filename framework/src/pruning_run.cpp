@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -177,7 +178,9 @@ PruningRunResult run_pruning(const PruningRunConfig& config, const Registry& reg
     start = Clock::now();
     const std::vector<MemorizationResult> scores = compute_memorization(
         {{"victim", &run.training, run_config.seed}}, fold_trainer(run_config, registry, run.shape),
-        memorization_recipe(run_config), config.memorization, 0, hooks.status);
+        memorization_recipe(run_config, registry), config.memorization,
+        // --threads: as many fold models at once as the run may use threads.
+        std::max(1, at::get_num_threads()), hooks.status);
     memorization = scores[0].scores.normalized;
     result.memorization_seconds = seconds_since(start);
   }

@@ -180,13 +180,17 @@ FoldTrainer fold_trainer(const TrainingRunConfig& config, const Registry& regist
   };
 }
 
-std::string memorization_recipe(const TrainingRunConfig& config) {
+std::string memorization_recipe(const TrainingRunConfig& config, const Registry& registry) {
   TrainerSettings trainer = config.trainer;
   trainer.seed = 0;  // fold models derive theirs from the fold's seed
   trainer.patience = 0;
   trainer.restore_best = false;
-  return "model=" + config.model.component + " " + params_text(config.model.params) +
-         " trainer: " + trainer_settings_text(trainer);
+  // The model plugin's version: a new version may build or initialise the model otherwise.
+  const RegisteredComponent& model = registry.get(config.model.component);
+  const std::string plugin =
+      model.library ? model.library->plugin_name + " " + model.library->plugin_version : "";
+  return "model=" + config.model.component + " (" + plugin + ") " +
+         params_text(config.model.params) + " trainer: " + trainer_settings_text(trainer);
 }
 
 CheckpointMetadata run_metadata(const TrainingRunConfig& config, const DataShape& shape) {

@@ -69,8 +69,8 @@ TEST_CASE("a defended attack run: scores for every model, the search's choice, t
         std::set<std::pair<double, double>>{{0.5, 0.5}, {0.5, 1.0}, {1.0, 0.5}, {1.0, 1.0}});
 
   const host::AttackRunResult first = host::run_attack(config, registry, dir / "first", 2);
-  // The victim and 4 shadows each got the scores of their own training set.
-  CHECK(first.memorization_sets == 5);
+  // The victim, 4 shadows and 2 search models each got the scores of their own training set.
+  CHECK(first.memorization_sets == 7);
   CHECK(first.memorization_cached == 0);
   REQUIRE(first.models.size() == 5);
   for (const host::ModelRecord& m : first.models) {
@@ -110,10 +110,22 @@ TEST_CASE("a defended attack run: scores for every model, the search's choice, t
 
   // A rerun reads every training set's scores from the cache and gives the same results.
   const host::AttackRunResult again = host::run_attack(config, registry, {}, 1);
-  CHECK(again.memorization_cached == 5);
+  CHECK(again.memorization_cached == 7);
   REQUIRE(again.attacks.size() == 1);
   CHECK(torch::equal(again.attacks[0].result.scores, first.attacks[0].result.scores));
   for (std::size_t c = 0; c < 4; ++c) CHECK(again.search[c].chosen == first.search[c].chosen);
+
+  // The search runs on the defender's data only: with fewer attacker shadows it measures
+  // exactly the same, and the summary names the parameters it chose.
+  const host::AttackRunConfig fewer = host::read_attack_run(path, registry, {"shadows.count=2"});
+  const host::AttackRunResult other = host::run_attack(fewer, registry, {}, 2);
+  REQUIRE(other.search.size() == 4);
+  for (std::size_t c = 0; c < 4; ++c) {
+    CHECK(other.search[c].auc == first.search[c].auc);
+    CHECK(other.search[c].test_accuracy == first.search[c].test_accuracy);
+  }
+  CHECK(testing::contains(host::format_attack_summary(config, first), "(chosen by the search)"));
+  CHECK(testing::contains(first.chosen_defense, "defense.swmr"));
 }
 
 TEST_CASE("defenses that use reference data get the victim's and the attacker's") {
@@ -154,9 +166,10 @@ TEST_CASE("defense search files: problems are named before any work") {
                           }),
                           "no pruning.defense"));
   CHECK(testing::contains(testing::message_of<ConfigError>([&] {
-                            host::read_attack_run(path, registry, {"defense_search.shadows=9"});
+                            host::read_attack_run(path, registry,
+                                                  {"defense_search.objective=best"});
                           }),
-                          "shadows.count"));
+                          "constrained"));
   CHECK(testing::contains(testing::message_of<ConfigError>([&] {
                             host::read_attack_run(path, registry,
                                                   {"defense_search.grid={width: []}"});

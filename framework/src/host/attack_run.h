@@ -70,16 +70,17 @@ struct RobustnessSettings {
   double lower = 0.0, upper = 1.0;  // the valid input range
 };
 
-// The automatic variant of a defense: its parameters searched on shadow models before the
-// victim trains (WeMeM's automatic SWMR, or any defense's). Each candidate of the grid
-// trains `shadows` search models (the data and memorization scores of the first
-// shadows, seeds of their own) with the whole recipe: dense training, pruning schedule
-// and the candidate defense. Each is scored by its accuracy on its non-members and by the
-// AUC of the confidence attack (true-class log-probability) on its members against its
-// non-members, averaged over the search models. Objective "constrained": the most
-// accurate candidate whose AUC is at most `auc_target` (none: the lowest AUC);
-// "weighted": the largest accuracy - weight * max(0, AUC - 0.5). The choice then
-// defends the victim and every shadow.
+// The automatic variant of a defense: its parameters searched on the defender's own
+// shadow models before the victim trains (WeMeM's automatic SWMR, or any defense's). Each
+// candidate of the grid trains `shadows` search models, on complementary halves of the
+// victim's members (the other half is their non-members; seeds and memorization scores
+// of their own), with the whole recipe: dense training, pruning schedule and the
+// candidate defense. The attacker's data never informs the choice. Each is scored by its accuracy
+// on its non-members and by the AUC of the confidence attack (true-class log-probability) on its
+// members against its non-members, averaged over the search models. Objective "constrained": the
+// most accurate candidate whose AUC is at most `auc_target` (none: the lowest AUC); "weighted": the
+// largest accuracy - weight * max(0, AUC - 0.5). The choice then defends the victim and every
+// shadow.
 //
 //   defense_search:
 //     grid: {width: [0.3, 0.5], stride: [0.1, 0.2], threshold: [0.7, 0.9]}
@@ -193,11 +194,12 @@ struct AttackRunResult {
   // of sample_indices); empty without online shadows.
   std::vector<std::vector<std::uint8_t>> online_in;
   double training_seconds = 0;  // wall time of all model trainings, in parallel
-  // Memorization scores: wall time (0 when every set came from the cache), and how many
-  // training sets were read from the cache.
+  // Memorization scores: wall time (hashing the training sets for the cache keys, reading
+  // the cache, training the missing folds), and how many sets were read from the cache.
   double memorization_seconds = 0;
   std::int64_t memorization_cached = 0, memorization_sets = 0;
   std::vector<SearchRecord> search;  // the defense search, when the run has one
+  std::string chosen_defense;        // its choice: "defense.swmr {width: 0.3, ...}"
   double search_seconds = 0;
 };
 

@@ -117,7 +117,8 @@ SECATEURS_API std::shared_ptr<Model> build_run_model(const TrainingRunConfig& co
 // the recipe's full epochs). `memorization_recipe` describes it for the cache key.
 SECATEURS_API FoldTrainer fold_trainer(const TrainingRunConfig& config, const Registry& registry,
                                        const DataShape& shape);
-SECATEURS_API std::string memorization_recipe(const TrainingRunConfig& config);
+SECATEURS_API std::string memorization_recipe(const TrainingRunConfig& config,
+                                              const Registry& registry);
 
 // What a checkpoint of this run says about how it was made (component, params, data).
 SECATEURS_API CheckpointMetadata run_metadata(const TrainingRunConfig& config,
