@@ -61,6 +61,17 @@ std::string attack_label(const ComponentChoice& choice, const Registry& registry
   return choice_text({choice.component, Params(std::move(changed))});
 }
 
+// The groups paired_halves splits in halves: every class on its own in stratified runs,
+// all samples as one group otherwise.
+std::vector<std::int64_t> halving_groups(const at::Tensor& labels, bool stratified) {
+  std::vector<std::int64_t> groups(static_cast<std::size_t>(labels.size(0)), 0);
+  if (stratified) {
+    const at::Tensor contiguous = labels.to(torch::kInt64).contiguous();
+    std::copy_n(contiguous.data_ptr<std::int64_t>(), contiguous.size(0), groups.begin());
+  }
+  return groups;
+}
+
 // One model to train: its role, its data and the seed its randomness comes from.
 struct TrainingJob {
   std::string role;
@@ -524,13 +535,8 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   const std::int64_t online_count = needs_online ? config.attack.online_shadows : 0;
   std::vector<std::vector<std::uint8_t>>& online_in = result.online_in;
   if (online_count > 0) {
-    // Stratified runs split every class in halves; others split the samples as one group.
-    std::vector<std::int64_t> groups(static_cast<std::size_t>(target.labels.size(0)), 0);
-    if (config.run.split.stratified) {
-      const at::Tensor labels = target.labels.contiguous();
-      std::copy_n(labels.data_ptr<std::int64_t>(), labels.size(0), groups.begin());
-    }
-    online_in = paired_halves(groups, online_count, derive_seed(config.run.seed, "online-halves"));
+    online_in = paired_halves(halving_groups(target.labels, config.run.split.stratified),
+                              online_count, derive_seed(config.run.seed, "online-halves"));
   }
   const auto rows_where = [](const std::vector<std::uint8_t>& in, bool value) {
     std::vector<std::int64_t> rows;
@@ -586,14 +592,10 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   // attacks, never informs the choice.
   std::vector<LabeledData> search_training, search_test;
   if (config.search) {
-    std::vector<std::int64_t> groups(static_cast<std::size_t>(run.training.labels.size(0)), 0);
-    if (config.run.split.stratified) {
-      const at::Tensor labels = run.training.labels.contiguous();
-      std::copy_n(labels.data_ptr<std::int64_t>(), labels.size(0), groups.begin());
-    }
     const std::int64_t pairs = (config.search->shadows + 1) / 2;
     const std::vector<std::vector<std::uint8_t>> halves =
-        paired_halves(groups, 2 * pairs, derive_seed(config.run.seed, "search-halves"));
+        paired_halves(halving_groups(run.training.labels, config.run.split.stratified), 2 * pairs,
+                      derive_seed(config.run.seed, "search-halves"));
     for (std::int64_t s = 0; s < config.search->shadows; ++s) {
       const auto& in = halves[static_cast<std::size_t>(s)];
       search_training.push_back(select_examples(run.training, rows_where(in, true)));
