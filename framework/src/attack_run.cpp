@@ -45,22 +45,6 @@ std::string choice_text(const ComponentChoice& choice) {
   return params == "{}" ? choice.component : choice.component + " " + params;
 }
 
-// "attack.lira {mode: online}": the component and the parameters that differ from their
-// defaults, short enough for a table row.
-std::string attack_label(const ComponentChoice& choice, const Registry& registry) {
-  const RegisteredComponent& component = registry.get(choice.component);
-  std::map<std::string, ParamValue> changed;
-  for (const auto& [name, value] : choice.params.values()) {
-    const auto spec = std::find_if(component.spec.params.begin(), component.spec.params.end(),
-                                   [&](const ParamSpec& p) { return p.name == name; });
-    if (spec == component.spec.params.end() || !spec->default_value ||
-        format_value(*spec->default_value) != format_value(value)) {
-      changed.emplace(name, value);
-    }
-  }
-  return choice_text({choice.component, Params(std::move(changed))});
-}
-
 // The groups paired_halves splits in halves: every class on its own in stratified runs,
 // all samples as one group otherwise.
 std::vector<std::int64_t> halving_groups(const at::Tensor& labels, bool stratified) {
@@ -105,12 +89,6 @@ std::vector<TrainedModel> train_all(const AttackRunConfig& config, const Registr
     });
   });
   return models;
-}
-
-double final_sparsity(const TrainedModel& trained) {
-  if (!trained.schedule) return 0.0;
-  const RoundRecord* last = trained.schedule->final_round();
-  return last != nullptr ? last->sparsity : 0.0;
 }
 
 AttackMetrics measure(const std::string& name, AttackResult result, const at::Tensor& is_member,
@@ -234,6 +212,41 @@ DefenseSearch read_defense_search(RunFile& file, const YAML::Node& node,
 
 }  // namespace
 
+// "attack.lira {mode: online}": the component and the parameters that differ from their
+// defaults, short enough for a table row.
+std::string attack_label(const ComponentChoice& choice, const Registry& registry) {
+  const RegisteredComponent& component = registry.get(choice.component);
+  std::map<std::string, ParamValue> changed;
+  for (const auto& [name, value] : choice.params.values()) {
+    const auto spec = std::find_if(component.spec.params.begin(), component.spec.params.end(),
+                                   [&](const ParamSpec& p) { return p.name == name; });
+    if (spec == component.spec.params.end() || !spec->default_value ||
+        format_value(*spec->default_value) != format_value(value)) {
+      changed.emplace(name, value);
+    }
+  }
+  return choice_text({choice.component, Params(std::move(changed))});
+}
+
+double final_sparsity(const TrainedModel& trained) {
+  if (!trained.schedule) return 0.0;
+  const RoundRecord* last = trained.schedule->final_round();
+  return last != nullptr ? last->sparsity : 0.0;
+}
+
+std::string role_name(ModelRole role, std::int64_t index) {
+  switch (role) {
+    case ModelRole::Victim: return "victim";
+    case ModelRole::Shadow: return "shadow " + std::to_string(index);
+    case ModelRole::Online: return "online " + std::to_string(index);
+  }
+  return "?";
+}
+
+std::uint64_t attack_seed(std::uint64_t run_seed, const std::string& label, std::int64_t twin) {
+  return derive_seed(run_seed, "attack/" + label + "/" + std::to_string(twin));
+}
+
 ParamSchema shadows_schema() {
   const AttackSettings d;
   return {
@@ -295,6 +308,11 @@ ParamSchema robustness_schema() {
 AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registry& registry,
                                 const std::vector<std::string>& overrides) {
   RunFile file(path, overrides);
+  return read_attack_sections(file, registry, true);
+}
+
+AttackRunConfig read_attack_sections(RunFile& file, const Registry& registry,
+                                     bool attacks_required) {
   const YAML::Node& root = file.root();
   file.check_keys(root,
                   {"seed", "dataset", "model", "split", "trainer", "pruning", "shadows", "attacks",
@@ -316,7 +334,9 @@ AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registr
     config.search = read_defense_search(file, search, config.pruning, registry);
   }
   const YAML::Node attacks = root["attacks"];
-  if (!attacks || !attacks.IsSequence() || attacks.size() == 0) {
+  if (!attacks_required && (!attacks || attacks.IsNull())) {
+    // a recipe: its attacks are nodes of their own
+  } else if (!attacks || !attacks.IsSequence() || attacks.size() == 0) {
     file.add_problem(file.where(attacks) +
                      ": 'attacks' is required, a list of {component: attack.NAME, params: {...}}");
   } else {
@@ -363,65 +383,88 @@ AttackRunConfig read_attack_run(const std::filesystem::path& path, const Registr
   return config;
 }
 
-TrainedModel train_like_victim(const AttackRunConfig& config, const Registry& registry,
-                               const DataShape& shape, const LabeledData& training,
-                               const LabeledData* dev, std::uint64_t seed,
-                               const DefenseData& defense_data) {
+DenseModel train_dense(const AttackRunConfig& config, const Registry& registry,
+                       const DataShape& shape, const LabeledData& training, const LabeledData* dev,
+                       std::uint64_t seed) {
   const Clock::time_point start = Clock::now();
   const AttackRunConfig run = reseeded(config, seed);
-  TrainedModel trained;
-  trained.model = build_run_model(run.run, registry, shape);
-  Model& model = *trained.model;
+  DenseModel dense;
+  dense.model = build_run_model(run.run, registry, shape);
+  Model& model = *dense.model;
 
   const bool rewind = run.pruning && run.pruning->schedule.rewind;
-  std::optional<NamedState> rewind_state;
-  if (rewind && run.pruning->rewind_epoch == 0) rewind_state = capture_state(model);
+  if (rewind && run.pruning->rewind_epoch == 0) dense.rewind = capture_state(model);
   FitOptions options;
   options.dev = dev;
   options.on_epoch = [&](const EpochRecord& record) {
     if (rewind && record.epoch + 1 == run.pruning->rewind_epoch)
-      rewind_state = capture_state(model);
+      dense.rewind = capture_state(model);
   };
   BasicContext train_context(run.run.trainer.seed);
-  trained.fit = fit(model, training, run.run.trainer, options, train_context);
+  dense.fit = fit(model, training, run.run.trainer, options, train_context);
+  dense.seconds = seconds_since(start);
+  return dense;
+}
 
-  if (run.pruning) {
-    const PruningRunConfig& pruning = *run.pruning;
-    trained.dense = capture_state(model);
-    const auto pruner = registry.create<Pruner>(
-        split_qualified_name(pruning.pruner.component).second, pruning.pruner.params);
-    std::shared_ptr<Defense> defense;
-    if (pruning.defense) {
-      defense = registry.create<Defense>(split_qualified_name(pruning.defense->component).second,
-                                         pruning.defense->params);
-      if (defense->needs_memorization() &&
-          (!defense_data.memorization.defined() ||
-           defense_data.memorization.numel() != training.labels.size(0))) {
-        throw Error(pruning.defense->component +
-                    " needs the memorization scores of this training set, and none were given");
-      }
-    }
-    if (rewind && !rewind_state) {
-      throw ConfigError(config.run.source + ": the dense training stopped before rewind_epoch " +
-                        std::to_string(pruning.rewind_epoch));
-    }
-    ScheduleInputs inputs;
-    inputs.training = &training;
-    inputs.dev = dev;
-    inputs.targets = select_targets(model, shape, pruning.targets);
-    inputs.pruner_name = pruning.pruner.component;
-    inputs.finetune = pruning.finetune;
-    inputs.defense = defense.get();
-    if (defense && defense->needs_memorization()) inputs.memorization = defense_data.memorization;
-    inputs.reference = defense_data.reference;
-    inputs.rewind = rewind_state ? &*rewind_state : nullptr;
-    inputs.shape = shape;
-    BasicContext pruning_context(derive_seed(seed, "pruning"));
-    trained.schedule = run_schedule(model, *pruner, pruning.schedule, inputs, pruning_context);
-    if (defense) trained.defense_measurements = defense->measurements();
+TrainedModel prune_dense(const AttackRunConfig& config, const Registry& registry,
+                         const DataShape& shape, DenseModel dense, const LabeledData& training,
+                         const LabeledData* dev, std::uint64_t seed,
+                         const DefenseData& defense_data) {
+  const Clock::time_point start = Clock::now();
+  TrainedModel trained;
+  trained.model = dense.model;
+  trained.fit = std::move(dense.fit);
+  if (!config.pruning) {
+    trained.seconds = dense.seconds;
+    return trained;
   }
-  trained.seconds = seconds_since(start);
+  const AttackRunConfig run = reseeded(config, seed);
+  Model& model = *trained.model;
+  const PruningRunConfig& pruning = *run.pruning;
+  const bool rewind = pruning.schedule.rewind;
+  trained.dense = capture_state(model);
+  const auto pruner = registry.create<Pruner>(split_qualified_name(pruning.pruner.component).second,
+                                              pruning.pruner.params);
+  std::shared_ptr<Defense> defense;
+  if (pruning.defense) {
+    defense = registry.create<Defense>(split_qualified_name(pruning.defense->component).second,
+                                       pruning.defense->params);
+    if (defense->needs_memorization() &&
+        (!defense_data.memorization.defined() ||
+         defense_data.memorization.numel() != training.labels.size(0))) {
+      throw Error(pruning.defense->component +
+                  " needs the memorization scores of this training set, and none were given");
+    }
+  }
+  if (rewind && !dense.rewind) {
+    throw ConfigError(config.run.source + ": the dense training stopped before rewind_epoch " +
+                      std::to_string(pruning.rewind_epoch));
+  }
+  ScheduleInputs inputs;
+  inputs.training = &training;
+  inputs.dev = dev;
+  inputs.targets = select_targets(model, shape, pruning.targets);
+  inputs.pruner_name = pruning.pruner.component;
+  inputs.finetune = pruning.finetune;
+  inputs.defense = defense.get();
+  if (defense && defense->needs_memorization()) inputs.memorization = defense_data.memorization;
+  inputs.reference = defense_data.reference;
+  inputs.rewind = dense.rewind ? &*dense.rewind : nullptr;
+  inputs.shape = shape;
+  BasicContext pruning_context(derive_seed(seed, "pruning"));
+  trained.schedule = run_schedule(model, *pruner, pruning.schedule, inputs, pruning_context);
+  if (defense) trained.defense_measurements = defense->measurements();
+  trained.seconds = dense.seconds + seconds_since(start);
   return trained;
+}
+
+TrainedModel train_like_victim(const AttackRunConfig& config, const Registry& registry,
+                               const DataShape& shape, const LabeledData& training,
+                               const LabeledData* dev, std::uint64_t seed,
+                               const DefenseData& defense_data) {
+  return prune_dense(config, registry, shape,
+                     train_dense(config, registry, shape, training, dev, seed), training, dev, seed,
+                     defense_data);
 }
 
 double robust_accuracy(Model& model, const LabeledData& data, const PgdSettings& settings,
@@ -440,6 +483,189 @@ double robust_accuracy(Model& model, const LabeledData& data, const PgdSettings&
     correct += logits.argmax(1).eq(batch.labels).sum().item<std::int64_t>();
   }
   return static_cast<double>(correct) / static_cast<double>(n);
+}
+
+AttackerView attacker_view(const AttackRunConfig& config, const RunData& run,
+                           std::int64_t online_count) {
+  const MembershipPlan& plan = *run.plan;
+  AttackerView view;
+  view.evaluation = victim_evaluation_set(plan);
+  view.target = select_examples(run.pool, view.evaluation.indices);
+  view.shuffle =
+      torch::randperm(view.target.labels.size(0),
+                      make_generator(derive_seed(config.run.seed, "target-order")), torch::kLong);
+
+  // The attacker's data: the halves population, its shared dev set, and samples for RMIA.
+  view.shadow_samples = select_examples(run.pool, index_tensor(plan.population));
+  view.shadow_dev = select_examples(run.pool, index_tensor(plan.shadows[0].dev));
+  view.shadow_reference = select_examples(run.pool, index_tensor(plan.shadows[0].reference));
+  std::vector<std::int64_t> unused = shadow_pool(plan);
+  {
+    std::vector<std::int64_t> taken = plan.population;
+    taken.insert(taken.end(), plan.shadows[0].dev.begin(), plan.shadows[0].dev.end());
+    taken.insert(taken.end(), plan.shadows[0].reference.begin(), plan.shadows[0].reference.end());
+    std::sort(taken.begin(), taken.end());
+    std::erase_if(
+        unused, [&](std::int64_t i) { return std::binary_search(taken.begin(), taken.end(), i); });
+  }
+  if (static_cast<std::int64_t>(unused.size()) < config.attack.population) {
+    throw ConfigError(
+        config.run.source + ": shadows.population: " + std::to_string(config.attack.population) +
+        " samples asked for, the " + "attacker's data has " + std::to_string(unused.size()) +
+        " left after the shadows' population and dev set");
+  }
+  // A seeded draw of the unused samples, so the population is a uniform sample of them.
+  {
+    at::Generator generator = make_generator(derive_seed(config.run.seed, "population"));
+    const at::Tensor order =
+        torch::randperm(static_cast<std::int64_t>(unused.size()), generator, torch::kLong);
+    std::vector<std::int64_t> picked;
+    for (std::int64_t k = 0; k < config.attack.population; ++k) {
+      picked.push_back(unused[static_cast<std::size_t>(order[k].item<std::int64_t>())]);
+    }
+    std::sort(picked.begin(), picked.end());
+    unused = std::move(picked);
+  }
+  view.population = select_examples(run.pool, index_tensor(unused));
+  if (online_count > 0) {
+    view.online_in = paired_halves(halving_groups(view.target.labels, config.run.split.stratified),
+                                   online_count, derive_seed(config.run.seed, "online-halves"));
+  }
+  return view;
+}
+
+namespace {
+at::Tensor rows_where(const std::vector<std::uint8_t>& in, bool value) {
+  std::vector<std::int64_t> rows;
+  for (std::size_t j = 0; j < in.size(); ++j) {
+    if ((in[j] != 0) == value) rows.push_back(static_cast<std::int64_t>(j));
+  }
+  return index_tensor(rows);
+}
+}  // namespace
+
+RoleData role_data(const AttackRunConfig& config, const RunData& run, const AttackerView& view,
+                   ModelRole role, std::int64_t index) {
+  RoleData data;
+  data.role = role_name(role, index);
+  const auto nonempty = [](const LabeledData& d) { return d.labels.size(0) > 0 ? &d : nullptr; };
+  switch (role) {
+    case ModelRole::Victim:
+      data.training = run.training;
+      data.dev = nonempty(run.dev);
+      data.test = run.test;
+      data.reference = nonempty(run.reference);
+      data.seed = config.run.seed;
+      break;
+    case ModelRole::Shadow: {
+      const MembershipPlan& plan = *run.plan;
+      if (index < 0 || index >= static_cast<std::int64_t>(plan.shadow_in.size())) {
+        throw ConfigError("shadow " + std::to_string(index) + ": the plan has " +
+                          std::to_string(plan.shadow_in.size()) + " shadows");
+      }
+      const auto& in = plan.shadow_in[static_cast<std::size_t>(index)];
+      data.training = select_examples(view.shadow_samples, rows_where(in, true));
+      data.test = select_examples(view.shadow_samples, rows_where(in, false));
+      data.dev = nonempty(view.shadow_dev);
+      data.reference = nonempty(view.shadow_reference);
+      data.seed = derive_seed(config.run.seed, "shadow/" + std::to_string(index));
+      break;
+    }
+    case ModelRole::Online: {
+      if (index < 0 || index >= static_cast<std::int64_t>(view.online_in.size())) {
+        throw ConfigError("online shadow " + std::to_string(index) + ": " +
+                          std::to_string(view.online_in.size()) + " online shadows were drawn");
+      }
+      const auto& in = view.online_in[static_cast<std::size_t>(index)];
+      data.training = select_examples(view.target, rows_where(in, true));
+      data.test = select_examples(view.target, rows_where(in, false));
+      // The attacker's shared dev set, as for the other shadows: it only steers early
+      // stopping, and it is disjoint from the victim's samples.
+      data.dev = nonempty(view.shadow_dev);
+      data.reference = nonempty(view.shadow_reference);
+      data.seed = derive_seed(config.run.seed, "online/" + std::to_string(index));
+      break;
+    }
+  }
+  return data;
+}
+
+AttackInputs observe_models(Model& victim, const std::vector<std::shared_ptr<Model>>& shadows,
+                            const std::vector<std::shared_ptr<Model>>& online, const RunData& run,
+                            const AttackerView& view) {
+  const MembershipPlan& plan = *run.plan;
+  const Samples target_samples{view.target.inputs.index_select(0, view.shuffle),
+                               view.target.labels.index_select(0, view.shuffle)};
+  const Samples population_samples{view.population.inputs, view.population.labels};
+  std::vector<TrainedShadow> shadow_set, online_set;
+  for (std::size_t s = 0; s < shadows.size(); ++s) {
+    const auto& in = plan.shadow_in.at(s);
+    shadow_set.push_back(
+        {shadows[s],
+         torch::tensor(std::vector<std::int64_t>(in.begin(), in.end())).to(torch::kBool)});
+  }
+  for (std::size_t s = 0; s < online.size(); ++s) {
+    const auto& in = view.online_in.at(s);
+    online_set.push_back({online[s], torch::tensor(std::vector<std::int64_t>(in.begin(), in.end()))
+                                         .to(torch::kBool)
+                                         .index_select(0, view.shuffle)});
+  }
+  return observe_target(victim, target_samples, population_samples,
+                        observe_shadows({view.shadow_samples.inputs, view.shadow_samples.labels},
+                                        shadow_set, target_samples, population_samples),
+                        online.empty() ? ShadowSet{}
+                                       : observe_shadows(target_samples, online_set, target_samples,
+                                                         population_samples));
+}
+
+AttackMetrics run_one_attack(Attack& attack, const std::string& label, const AttackInputs& inputs,
+                             const AttackerView& view, const AttackSettings& settings,
+                             std::uint64_t seed) {
+  const Clock::time_point begin = Clock::now();
+  const std::int64_t n = view.target.labels.size(0);
+  BasicContext context(seed);
+  AttackResult shuffled = attack.run(inputs, context);
+  check_result(label, shuffled, n);
+  AttackResult ordered;
+  ordered.scores = torch::empty({n}, torch::kFloat64)
+                       .index_copy_(0, view.shuffle, shuffled.scores.to(torch::kFloat64));
+  ordered.decisions = torch::empty({n}, torch::kBool)
+                          .index_copy_(0, view.shuffle, shuffled.decisions.to(torch::kBool));
+  const double seconds = seconds_since(begin);
+  return measure(label, std::move(ordered), view.evaluation.is_member, settings,
+                 derive_seed(seed, "bootstrap"), seconds);
+}
+
+std::vector<RobustnessRecord> measure_robustness(
+    Model& model, const std::string& label, const RobustnessSettings& settings,
+    const LabeledData& test, std::uint64_t run_seed,
+    const std::function<void(const std::string&)>& status) {
+  std::vector<RobustnessRecord> records;
+  const std::int64_t n = std::min(settings.samples, test.labels.size(0));
+  const LabeledData attacked{test.inputs.slice(0, 0, n), test.labels.slice(0, 0, n),
+                             test.num_classes};
+  for (const double epsilon : settings.epsilons) {
+    PgdSettings fgsm;
+    fgsm.epsilon = epsilon;
+    fgsm.steps = 1;
+    fgsm.step_size = epsilon;
+    fgsm.random_start = false;
+    fgsm.lower = settings.lower;
+    fgsm.upper = settings.upper;
+    PgdSettings pgd = fgsm;
+    pgd.steps = settings.pgd_steps;
+    pgd.step_size = settings.pgd_step_size;
+    pgd.random_start = settings.random_start;
+    const std::uint64_t seed = derive_seed(run_seed, "robustness");
+    records.push_back({label, "fgsm", epsilon, robust_accuracy(model, attacked, fgsm, seed)});
+    records.push_back({label, "pgd", epsilon, robust_accuracy(model, attacked, pgd, seed)});
+    if (status) {
+      status(label + " eps " + fixed(epsilon, 3) + ": FGSM " +
+             fixed(records[records.size() - 2].accuracy * 100, 2) + " %, PGD " +
+             fixed(records.back().accuracy * 100, 2) + " %");
+    }
+  }
+  return records;
 }
 
 AttackRunResult run_attack(const AttackRunConfig& config, const Registry& registry,
@@ -486,106 +712,28 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   result.shape = run.shape;
   const LabeledData* victim_dev = run.dev.labels.size(0) > 0 ? &run.dev : nullptr;
 
-  // The victim's evaluation samples: its members, then as many non-members.
-  const AttackEvaluationSet evaluation = victim_evaluation_set(plan);
-  result.sample_indices = evaluation.indices;
-  result.is_member = evaluation.is_member;
-  const LabeledData target = select_examples(run.pool, evaluation.indices);
-  result.sample_labels = target.labels;
-  // Attacks see the evaluation samples in a seeded random order: members first would tell
-  // a careless (or dishonest) attack who is who. Their results are put back in order.
-  const at::Tensor shuffle =
-      torch::randperm(target.labels.size(0),
-                      make_generator(derive_seed(config.run.seed, "target-order")), torch::kLong);
-
-  // The attacker's data: the halves population, its shared dev set, and samples for RMIA.
-  const at::Tensor population_indices = index_tensor(plan.population);
-  const LabeledData shadow_samples = select_examples(run.pool, population_indices);
-  const LabeledData shadow_dev = select_examples(run.pool, index_tensor(plan.shadows[0].dev));
-  std::vector<std::int64_t> unused = shadow_pool(plan);
-  {
-    std::vector<std::int64_t> taken = plan.population;
-    taken.insert(taken.end(), plan.shadows[0].dev.begin(), plan.shadows[0].dev.end());
-    taken.insert(taken.end(), plan.shadows[0].reference.begin(), plan.shadows[0].reference.end());
-    std::sort(taken.begin(), taken.end());
-    std::erase_if(
-        unused, [&](std::int64_t i) { return std::binary_search(taken.begin(), taken.end(), i); });
-  }
-  if (static_cast<std::int64_t>(unused.size()) < config.attack.population) {
-    throw ConfigError(
-        config.run.source + ": shadows.population: " + std::to_string(config.attack.population) +
-        " samples asked for, the " + "attacker's data has " + std::to_string(unused.size()) +
-        " left after the shadows' population and dev set");
-  }
-  // A seeded draw of the unused samples, so the population is a uniform sample of them.
-  {
-    at::Generator generator = make_generator(derive_seed(config.run.seed, "population"));
-    const at::Tensor order =
-        torch::randperm(static_cast<std::int64_t>(unused.size()), generator, torch::kLong);
-    std::vector<std::int64_t> picked;
-    for (std::int64_t k = 0; k < config.attack.population; ++k) {
-      picked.push_back(unused[static_cast<std::size_t>(order[k].item<std::int64_t>())]);
-    }
-    std::sort(picked.begin(), picked.end());
-    unused = std::move(picked);
-  }
-  const LabeledData population = select_examples(run.pool, index_tensor(unused));
+  const std::int64_t online_count = needs_online ? config.attack.online_shadows : 0;
+  const AttackerView view = attacker_view(config, run, online_count);
+  result.sample_indices = view.evaluation.indices;
+  result.is_member = view.evaluation.is_member;
+  result.sample_labels = view.target.labels;
+  result.online_in = view.online_in;
 
   // Every model to train: the victim, the shadows, and the online shadows when needed.
-  const std::int64_t online_count = needs_online ? config.attack.online_shadows : 0;
-  std::vector<std::vector<std::uint8_t>>& online_in = result.online_in;
-  if (online_count > 0) {
-    online_in = paired_halves(halving_groups(target.labels, config.run.split.stratified),
-                              online_count, derive_seed(config.run.seed, "online-halves"));
-  }
-  const auto rows_where = [](const std::vector<std::uint8_t>& in, bool value) {
-    std::vector<std::int64_t> rows;
-    for (std::size_t j = 0; j < in.size(); ++j) {
-      if ((in[j] != 0) == value) rows.push_back(static_cast<std::int64_t>(j));
-    }
-    return index_tensor(rows);
-  };
-  std::vector<TrainingJob> jobs;
-  jobs.push_back(
-      {"victim", run.training, victim_dev, &run.test, config.run.seed, true, {}, nullptr});
-  std::vector<LabeledData> shadow_tests(static_cast<std::size_t>(config.attack.shadows));
-  std::vector<LabeledData> online_tests(static_cast<std::size_t>(online_count));
+  std::vector<RoleData> roles;
+  roles.push_back(role_data(config, run, view, ModelRole::Victim, 0));
   for (std::int64_t s = 0; s < config.attack.shadows; ++s) {
-    const auto& in = plan.shadow_in[static_cast<std::size_t>(s)];
-    shadow_tests[static_cast<std::size_t>(s)] =
-        select_examples(shadow_samples, rows_where(in, false));
-    jobs.push_back({"shadow " + std::to_string(s),
-                    select_examples(shadow_samples, rows_where(in, true)),
-                    shadow_dev.labels.size(0) > 0 ? &shadow_dev : nullptr,
-                    &shadow_tests[static_cast<std::size_t>(s)],
-                    derive_seed(config.run.seed, "shadow/" + std::to_string(s)),
-                    false,
-                    {},
-                    nullptr});
+    roles.push_back(role_data(config, run, view, ModelRole::Shadow, s));
   }
   for (std::int64_t s = 0; s < online_count; ++s) {
-    const auto& in = online_in[static_cast<std::size_t>(s)];
-    online_tests[static_cast<std::size_t>(s)] = select_examples(target, rows_where(in, false));
-    // The attacker's shared dev set, as for the other shadows: it only steers early
-    // stopping, and it is disjoint from the victim's samples.
-    jobs.push_back({"online " + std::to_string(s),
-                    select_examples(target, rows_where(in, true)),
-                    shadow_dev.labels.size(0) > 0 ? &shadow_dev : nullptr,
-                    &online_tests[static_cast<std::size_t>(s)],
-                    derive_seed(config.run.seed, "online/" + std::to_string(s)),
-                    false,
-                    {},
-                    nullptr});
+    roles.push_back(role_data(config, run, view, ModelRole::Online, s));
+  }
+  std::vector<TrainingJob> jobs;
+  for (const RoleData& role : roles) {
+    jobs.push_back({role.role, role.training, role.dev, &role.test, role.seed,
+                    role.role == "victim", DefenseData{{}, role.reference}, nullptr});
   }
 
-  // What the defense needs: each model's reference data, and the memorization scores of
-  // each training set (all fold models of all sets train together, in parallel).
-  const LabeledData shadow_reference =
-      select_examples(run.pool, index_tensor(plan.shadows[0].reference));
-  for (TrainingJob& job : jobs) {
-    const LabeledData& reference = job.victim ? run.reference : shadow_reference;
-    if (reference.labels.size(0) > 0) job.defense_data.reference = &reference;
-  }
   // The defender's search models (the automatic variant): trained on complementary halves
   // of the victim's members, the other half serving as their non-members. The defender
   // owns these samples; the attacker's data, and with it the shadows that calibrate the
@@ -752,30 +900,15 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   }
 
   // What the attacks see.
-  const Samples target_samples{target.inputs.index_select(0, shuffle),
-                               target.labels.index_select(0, shuffle)};
-  const Samples population_samples{population.inputs, population.labels};
-  std::vector<TrainedShadow> shadows, online;
+  std::vector<std::shared_ptr<Model>> shadow_models, online_models;
   for (std::int64_t s = 0; s < config.attack.shadows; ++s) {
-    const auto& in = plan.shadow_in[static_cast<std::size_t>(s)];
-    shadows.push_back(
-        {trained[1 + static_cast<std::size_t>(s)].model,
-         torch::tensor(std::vector<std::int64_t>(in.begin(), in.end())).to(torch::kBool)});
+    shadow_models.push_back(trained[1 + static_cast<std::size_t>(s)].model);
   }
   for (std::int64_t s = 0; s < online_count; ++s) {
-    const auto& in = online_in[static_cast<std::size_t>(s)];
-    online.push_back({trained[1 + static_cast<std::size_t>(config.attack.shadows + s)].model,
-                      torch::tensor(std::vector<std::int64_t>(in.begin(), in.end()))
-                          .to(torch::kBool)
-                          .index_select(0, shuffle)});
+    online_models.push_back(trained[1 + static_cast<std::size_t>(config.attack.shadows + s)].model);
   }
   Model& victim = *trained[0].model;
-  AttackInputs inputs = observe_target(
-      victim, target_samples, population_samples,
-      observe_shadows({shadow_samples.inputs, shadow_samples.labels}, shadows, target_samples,
-                      population_samples),
-      online_count > 0 ? observe_shadows(target_samples, online, target_samples, population_samples)
-                       : ShadowSet{});
+  const AttackInputs inputs = observe_models(victim, shadow_models, online_models, run, view);
 
   // The attacks run as parallel tasks, one LibTorch/BLAS thread each (as the models
   // trained), so their results do not depend on --threads either. Seeds come from the
@@ -785,8 +918,7 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   for (std::size_t a = 0; a < attacks.size(); ++a) {
     const auto twins =
         std::count(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(a), labels[a]);
-    seeds.push_back(
-        derive_seed(config.run.seed, "attack/" + labels[a] + "/" + std::to_string(twins)));
+    seeds.push_back(attack_seed(config.run.seed, labels[a], twins));
   }
   status("running " + std::to_string(attacks.size()) + " attacks on " + std::to_string(threads) +
          " threads");
@@ -795,62 +927,28 @@ AttackRunResult run_attack(const AttackRunConfig& config, const Registry& regist
   tbb::task_arena arena(threads);
   arena.execute([&] {
     tbb::parallel_for(std::size_t{0}, attacks.size(), [&](std::size_t a) {
-      const Clock::time_point begin = Clock::now();
-      BasicContext context(seeds[a]);
-      AttackResult shuffled = attacks[a]->run(inputs, context);
-      check_result(labels[a], shuffled, target.labels.size(0));
-      AttackResult ordered;
-      ordered.scores = torch::empty({target.labels.size(0)}, torch::kFloat64)
-                           .index_copy_(0, shuffle, shuffled.scores.to(torch::kFloat64));
-      ordered.decisions = torch::empty({target.labels.size(0)}, torch::kBool)
-                              .index_copy_(0, shuffle, shuffled.decisions.to(torch::kBool));
-      const double seconds = seconds_since(begin);
-      measured[a] = measure(labels[a], std::move(ordered), result.is_member, config.attack,
-                            derive_seed(seeds[a], "bootstrap"), seconds);
+      measured[a] = run_one_attack(*attacks[a], labels[a], inputs, view, config.attack, seeds[a]);
       const std::lock_guard lock(status_mutex);
       status(labels[a] + ": AUC " + fixed(measured[a].auc.estimate, 4) + " in " +
-             fixed(seconds, 1) + " s");
+             fixed(measured[a].seconds, 1) + " s");
     });
   });
   result.attacks = std::move(measured);
 
   if (!config.robustness.epsilons.empty()) {
-    const std::int64_t n = std::min(config.robustness.samples, run.test.labels.size(0));
-    const LabeledData attacked{run.test.inputs.slice(0, 0, n), run.test.labels.slice(0, 0, n),
-                               run.test.num_classes};
-    std::vector<std::pair<std::string, NamedState>> versions;
-    if (config.pruning) versions.emplace_back("dense", trained[0].dense);
     const NamedState final_state = capture_state(victim);
-    versions.emplace_back(config.pruning ? "pruned" : "dense", final_state);
-    for (const auto& [label, state] : versions) {
-      if (config.pruning && label == "dense") {
-        // The dense weights fit the model only while no channel was removed.
-        if (!trained[0].schedule->removed.empty()) continue;
-      }
-      restore_state(victim, state);
-      for (const double epsilon : config.robustness.epsilons) {
-        PgdSettings fgsm;
-        fgsm.epsilon = epsilon;
-        fgsm.steps = 1;
-        fgsm.step_size = epsilon;
-        fgsm.random_start = false;
-        fgsm.lower = config.robustness.lower;
-        fgsm.upper = config.robustness.upper;
-        PgdSettings pgd = fgsm;
-        pgd.steps = config.robustness.pgd_steps;
-        pgd.step_size = config.robustness.pgd_step_size;
-        pgd.random_start = config.robustness.random_start;
-        const std::uint64_t seed = derive_seed(config.run.seed, "robustness");
-        result.robustness.push_back(
-            {label, "fgsm", epsilon, robust_accuracy(victim, attacked, fgsm, seed)});
-        result.robustness.push_back(
-            {label, "pgd", epsilon, robust_accuracy(victim, attacked, pgd, seed)});
-        status(label + " eps " + fixed(epsilon, 3) + ": FGSM " +
-               fixed(result.robustness[result.robustness.size() - 2].accuracy * 100, 2) +
-               " %, PGD " + fixed(result.robustness.back().accuracy * 100, 2) + " %");
-      }
+    // The dense weights fit the model only while no channel was removed.
+    if (config.pruning && trained[0].schedule->removed.empty()) {
+      restore_state(victim, trained[0].dense);
+      const auto dense = measure_robustness(victim, "dense", config.robustness, run.test,
+                                            config.run.seed, hooks.status);
+      result.robustness.insert(result.robustness.end(), dense.begin(), dense.end());
+      restore_state(victim, final_state);
     }
-    restore_state(victim, final_state);
+    const auto final =
+        measure_robustness(victim, config.pruning ? "pruned" : "dense", config.robustness, run.test,
+                           config.run.seed, hooks.status);
+    result.robustness.insert(result.robustness.end(), final.begin(), final.end());
   }
 
   if (!output.empty()) {

@@ -73,6 +73,11 @@ void apply_override(YAML::Node& root, const std::string& text) {
 
 }  // namespace
 
+RunFile::RunFile(std::string source, YAML::Node root)
+    : file_(std::move(source)), root_(std::move(root)) {
+  if (!root_.IsMap()) throw ConfigError(file_ + ": expected a map of sections");
+}
+
 RunFile::RunFile(const std::filesystem::path& path, const std::vector<std::string>& overrides)
     : file_(path.string()) {
   try {

@@ -105,6 +105,12 @@ struct AttackRunConfig {
   std::optional<DefenseSearch> search;
 };
 
+// The whole run file's sections, read from `file` (problems collected there and thrown
+// together). `attacks_required`: false for a recipe (the experiment graph's), whose
+// attacks are nodes of their own.
+SECATEURS_API AttackRunConfig read_attack_sections(RunFile& file, const Registry& registry,
+                                                   bool attacks_required);
+
 SECATEURS_API ParamSchema shadows_schema();
 SECATEURS_API ParamSchema attack_metrics_schema();
 SECATEURS_API ParamSchema robustness_schema();
@@ -135,6 +141,23 @@ struct DefenseData {
   at::Tensor memorization;
   const LabeledData* reference = nullptr;
 };
+// train_like_victim in its two phases, for callers that keep the dense model (the
+// experiment graph's train and prune nodes). `rewind` is the state a rewinding schedule
+// goes back to, captured during the dense training (empty when the recipe does not rewind).
+struct DenseModel {
+  std::shared_ptr<Model> model;
+  FitReport fit;
+  std::optional<NamedState> rewind;
+  double seconds = 0;
+};
+SECATEURS_API DenseModel train_dense(const AttackRunConfig& config, const Registry& registry,
+                                     const DataShape& shape, const LabeledData& training,
+                                     const LabeledData* dev, std::uint64_t seed);
+// Runs the recipe's pruning schedule (and defense) on `dense.model` in place.
+SECATEURS_API TrainedModel prune_dense(const AttackRunConfig& config, const Registry& registry,
+                                       const DataShape& shape, DenseModel dense,
+                                       const LabeledData& training, const LabeledData* dev,
+                                       std::uint64_t seed, const DefenseData& defense_data = {});
 SECATEURS_API TrainedModel train_like_victim(const AttackRunConfig& config,
                                              const Registry& registry, const DataShape& shape,
                                              const LabeledData& training, const LabeledData* dev,
@@ -202,6 +225,70 @@ struct AttackRunResult {
   std::string chosen_defense;        // its choice: "defense.swmr {width: 0.3, ...}"
   double search_seconds = 0;
 };
+
+// The models of an attack run and the samples each sees. A model's role: the victim, a
+// shadow (trained on a random half of the attacker's population) or an online shadow
+// (trained on a random half of the victim's evaluation samples).
+enum class ModelRole { Victim, Shadow, Online };
+SECATEURS_API std::string role_name(ModelRole role, std::int64_t index);  // "shadow 3"
+
+struct AttackerView {
+  AttackEvaluationSet evaluation;  // the victim's members, then as many non-members
+  LabeledData target;              // their examples, in that order
+  // The seeded order attacks see the evaluation samples in: members first would tell a
+  // careless (or dishonest) attack who is who. Results are put back in order.
+  at::Tensor shuffle;
+  LabeledData shadow_samples;    // the attacker's halves population
+  LabeledData shadow_dev;        // the attacker's shared dev set (may be empty)
+  LabeledData shadow_reference;  // the attacker's shared reference set (may be empty)
+  LabeledData population;        // samples no model trained on (RMIA's z)
+  // online_in[s][i] == 1 when online shadow s trains on evaluation sample i.
+  std::vector<std::vector<std::uint8_t>> online_in;
+};
+// `online_count` online shadows' halves are drawn (0: none). Throws ConfigError when the
+// attacker's data is too small for the population asked for.
+SECATEURS_API AttackerView attacker_view(const AttackRunConfig& config, const RunData& run,
+                                         std::int64_t online_count);
+
+// What one model trains on, is measured on, and the seed its randomness comes from. The
+// pointers point into `run` or `view`, which must outlive it.
+struct RoleData {
+  std::string role;
+  LabeledData training;
+  const LabeledData* dev = nullptr;
+  LabeledData test;  // its non-members
+  const LabeledData* reference = nullptr;
+  std::uint64_t seed = 0;
+};
+SECATEURS_API RoleData role_data(const AttackRunConfig& config, const RunData& run,
+                                 const AttackerView& view, ModelRole role, std::int64_t index);
+
+// The attacks' inputs: every model's outputs on the shuffled evaluation samples and the
+// population. `shadows[s]` is shadow s, `online[s]` online shadow s.
+SECATEURS_API AttackInputs observe_models(Model& victim,
+                                          const std::vector<std::shared_ptr<Model>>& shadows,
+                                          const std::vector<std::shared_ptr<Model>>& online,
+                                          const RunData& run, const AttackerView& view);
+
+// "attack.lira {mode: online}": the component and the parameters that differ from their
+// defaults. An attack's seed comes from it (attack_seed), not from its place in a list.
+SECATEURS_API std::string attack_label(const ComponentChoice& choice, const Registry& registry);
+SECATEURS_API std::uint64_t attack_seed(std::uint64_t run_seed, const std::string& label,
+                                        std::int64_t twin = 0);
+// Runs `attack` on the shuffled samples, checks its result, puts it back in order and
+// measures it (with bootstrap intervals seeded from `seed`).
+SECATEURS_API AttackMetrics run_one_attack(Attack& attack, const std::string& label,
+                                           const AttackInputs& inputs, const AttackerView& view,
+                                           const AttackSettings& settings, std::uint64_t seed);
+
+// FGSM and PGD accuracy of `model` at every epsilon, on the first `settings.samples` of
+// `test`; `label` names the model in the records ("dense", "pruned").
+SECATEURS_API std::vector<RobustnessRecord> measure_robustness(
+    Model& model, const std::string& label, const RobustnessSettings& settings,
+    const LabeledData& test, std::uint64_t run_seed,
+    const std::function<void(const std::string&)>& status = {});
+
+SECATEURS_API double final_sparsity(const TrainedModel& trained);
 
 struct AttackRunHooks {
   std::function<void(const std::string&)> status;

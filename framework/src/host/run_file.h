@@ -30,6 +30,9 @@ class SECATEURS_API RunFile {
   // ConfigError for an unreadable file, a YAML syntax error, a malformed override or a
   // top level that is not a map.
   RunFile(const std::filesystem::path& path, const std::vector<std::string>& overrides);
+  // A tree that did not come from a file (a Lua table): messages name `source` (the
+  // script's line) where the tree has no positions.
+  RunFile(std::string source, YAML::Node root);
 
   const YAML::Node& root() const { return root_; }
   const std::string& file() const { return file_; }
