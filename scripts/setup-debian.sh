@@ -11,6 +11,8 @@ packages=(
   cmake ninja-build g++ git
   # libraries
   libtorch-dev libyaml-cpp-dev libcli11-dev doctest-dev zlib1g-dev libtbb-dev
+  # Lua 5.4 built as C++ (liblua5.4-c++) for experiment scripts
+  liblua5.4-dev
   # LibTorch's BLAS: OpenBLAS (pthreads). The reference BLAS is about ten times slower.
   libopenblas0-pthread
   # the default data: Fashion-MNIST in IDX gzip under /usr/share/datasets/fashion-mnist

@@ -18,9 +18,11 @@
 #include <iostream>
 
 #include "attack_command.h"
+#include "cache_command.h"
 #include "host/basic_context.h"
 #include "host/data_checks.h"
 #include "host/fingerprint.h"
+#include "host/graph.h"
 #include "host/loader.h"
 #include "host/nearest.h"
 #include "host/params_builder.h"
@@ -28,6 +30,7 @@
 #include "host/yaml_params.h"
 #include "new_plugin.h"
 #include "prune_command.h"
+#include "run_command.h"
 #include "secateurs/dataset.h"
 #include "secateurs/version.h"
 #include "train_command.h"
@@ -283,6 +286,25 @@ int main(int argc, char** argv) {
   attack_cmd
       ->add_option("--threads", threads, "Models trained at once, one thread each; 0: one per core")
       ->check(CLI::NonNegativeNumber);
+  cli::RunCommandOptions run_options;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run",
+      "Run an experiment graph from a Lua script or a YAML experiment file, resuming "
+      "from the artifact store");
+  run_cmd->add_option("file", run_options.file, "experiment: a .lua script or a .yaml file");
+  run_cmd
+      ->add_option("--jobs", run_options.jobs,
+                   "Nodes at once, one LibTorch/BLAS thread each; 0: one per core")
+      ->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--store", run_options.store, "The artifact store (default runs/store)");
+  run_cmd->add_option("--output", run_options.output,
+                      "Directory for records.csv and the reports (default runs/<file name>)");
+  run_cmd->add_flag("--dry-run", run_options.dry_run,
+                    "Validate, then list the nodes and which the store already has");
+  bool list_kinds = false;
+  run_cmd->add_flag("--kinds", list_kinds, "List the node kinds and their inputs, then exit");
+  cli::CacheOptions cache_options;
+  CLI::App* cache_cmd = cli::add_cache_command(app, cache_options);
   CLI::App* info_cmd = app.add_subcommand(
       "info", "Show the version, build fingerprint, plugin search path and BLAS in use");
 
@@ -299,6 +321,7 @@ int main(int argc, char** argv) {
       return cli::write_plugin_skeleton(kind_named(kind_text), plugin_name, directory, std::cout);
     }
     if (*info_cmd) return info(plugin_paths);
+    if (*cache_cmd) return cli::cache(cache_options, std::cout, std::cerr);
 
     Registry registry;
     load_plugins(registry, plugin_paths);
@@ -312,6 +335,17 @@ int main(int argc, char** argv) {
     }
     if (*prune_cmd) {
       return cli::prune(registry, run_file, overrides, output_dir, threads, std::cout);
+    }
+    if (*run_cmd) {
+      if (list_kinds) {
+        std::cout << host::describe_node_kinds();
+        return kOk;
+      }
+      if (run_options.file.empty()) {
+        std::cerr << "secateurs run: FILE is required (a .lua script or a .yaml experiment)\n";
+        return kUsage;
+      }
+      return cli::run(registry, run_options, std::cout);
     }
     if (*attack_cmd) {
       return cli::attack(registry, run_file, overrides, output_dir, threads, std::cout);

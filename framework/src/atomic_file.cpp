@@ -13,20 +13,6 @@
 namespace secateurs::host {
 namespace {
 
-// strerror_r comes in two flavours (GNU returns the text, XSI fills the buffer); strerror
-// itself is not thread-safe, and files are written from worker threads.
-[[maybe_unused]] const char* pick_message(const char* gnu_result, const char*) {
-  return gnu_result;
-}
-[[maybe_unused]] const char* pick_message(int xsi_result, const char* buffer) {
-  return xsi_result == 0 ? buffer : "unknown error";
-}
-
-std::string os_reason(int error) {
-  char buffer[256] = {};
-  return pick_message(strerror_r(error, buffer, sizeof buffer), buffer);
-}
-
 // Unique within the process by the counter and across processes by the pid; O_EXCL
 // catches the rest (a stale file of a killed process whose pid came back).
 std::filesystem::path temporary_name(const std::filesystem::path& path) {
@@ -146,6 +132,23 @@ std::string read_file(const std::filesystem::path& path) {
   ::close(fd);
   bytes.resize(size);
   return bytes;
+}
+
+namespace {
+// strerror_r comes in two flavours (GNU returns the text, XSI fills the buffer); strerror
+// itself is not thread-safe, and files are written from worker threads.
+[[maybe_unused]] const char* pick_message(const char* gnu_result, const char*) {
+  return gnu_result;
+}
+[[maybe_unused]] const char* pick_message(int xsi_result, const char* buffer) {
+  return xsi_result == 0 ? buffer : "unknown error";
+}
+
+}  // namespace
+
+std::string os_reason(int error) {
+  char buffer[256] = {};
+  return pick_message(strerror_r(error, buffer, sizeof buffer), buffer);
 }
 
 }  // namespace secateurs::host

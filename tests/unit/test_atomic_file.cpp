@@ -10,6 +10,7 @@
 
 #include "host/atomic_file.h"
 #include "secateurs/error.h"
+#include "support/file_size_limit.h"
 #include "support/messages.h"
 #include "support/temp_dir.h"
 
@@ -29,30 +30,6 @@ std::vector<std::string> names_in(const std::filesystem::path& folder) {
   }
   return names;
 }
-
-// Lowers the largest file this process may write, so that a write fails part-way as on a
-// full disk (EFBIG instead of ENOSPC; the same code path). SIGXFSZ is ignored meanwhile,
-// or the kernel would end the process instead of failing the write.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    previous_handler_ = signal(SIGXFSZ, SIG_IGN);
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    setrlimit(RLIMIT_FSIZE, &limit);
-  }
-  FileSizeLimit(const FileSizeLimit&) = delete;
-  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
-  ~FileSizeLimit() {
-    setrlimit(RLIMIT_FSIZE, &saved_);
-    signal(SIGXFSZ, previous_handler_);
-  }
-
- private:
-  rlimit saved_{};
-  sighandler_t previous_handler_;
-};
 
 }  // namespace
 
@@ -77,7 +54,7 @@ TEST_CASE("atomic_file: a write that fails part-way keeps the old file and remov
   write_file_atomically(path, "old content");
   std::string message;
   {
-    FileSizeLimit limit(4096);
+    testing::FileSizeLimit limit(4096);
     message = message_of<Error>([&] { write_file_atomically(path, std::string(100000, 'x')); });
   }
   CHECK(message ==

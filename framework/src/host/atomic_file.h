@@ -27,4 +27,7 @@ SECATEURS_API void write_file_atomically(const std::filesystem::path& path, std:
 // reason when it cannot be opened or read (missing, a folder, no permission).
 SECATEURS_API std::string read_file(const std::filesystem::path& path);
 
+// The OS's text for `error` (an errno value), thread-safe (strerror is not).
+SECATEURS_API std::string os_reason(int error);
+
 }  // namespace secateurs::host

@@ -1,0 +1,95 @@
+#include "run_command.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <optional>
+
+#include "host/artifact_store.h"
+#include "host/graph.h"
+#include "host/graph_script.h"
+#include "host/run_text.h"
+
+namespace secateurs::cli {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+// The first Ctrl-C asks the graph to start no new node (running ones finish and are
+// kept); a second one ends the process at once, which the store survives as well: a
+// write in progress is a tmp/ folder, never an artifact.
+extern "C" void on_interrupt(int) {
+  stop_requested.store(true);
+  std::signal(SIGINT, SIG_DFL);
+}
+
+}  // namespace
+
+int run(const host::Registry& registry, const RunCommandOptions& options, std::ostream& out) {
+  host::ScriptOptions script;
+  const host::GraphSpec spec = host::graph_from_file(options.file, registry, script);
+  const host::Graph graph = host::validate_graph(spec, registry);
+  const std::filesystem::path output =
+      options.output.empty() ? std::filesystem::path("runs") / options.file.stem() : options.output;
+  if (options.dry_run) {
+    // A dry run creates nothing: a store that does not exist yet has no node.
+    std::optional<host::ArtifactStore> store;
+    if (host::ArtifactStore::exists(options.store)) {
+      store.emplace(options.store, host::StoreCleanup::Never);
+    }
+    std::size_t cached = 0;
+    for (const host::GraphNode& node : graph.nodes) {
+      const auto info = store ? store->inspect(node.key) : std::nullopt;
+      const bool present = info && !info->damaged();
+      cached += present ? 1 : 0;
+      out << (present ? "cached   " : "compute  ") << node.key.substr(0, 12) << "  "
+          << node.names.front() << " (" << node.label << ")  " << node.where << "\n";
+    }
+    out << graph.nodes.size() << " nodes, " << cached << " in " << options.store.string() << "\n";
+    return 0;
+  }
+
+  host::ArtifactStore store(options.store);
+  out << "secateurs run " << options.file.string() << ": " << graph.nodes.size() << " nodes, store "
+      << options.store.string() << "\n"
+      << std::flush;
+  host::GraphRunOptions run_options;
+  run_options.jobs = options.jobs;
+  run_options.output = output;
+  run_options.run_name = output.filename().string();
+  run_options.terminal = options.progress && isatty(STDERR_FILENO) == 1;
+  run_options.log = [&](const std::string& text) {
+    if (run_options.terminal) {
+      std::cerr << text << std::flush;
+    } else {
+      out << text << std::flush;
+    }
+  };
+  run_options.stop = &stop_requested;
+  std::signal(SIGINT, on_interrupt);
+  const host::GraphRunResult result = host::run_graph(graph, registry, store, run_options);
+  std::signal(SIGINT, SIG_DFL);
+
+  std::size_t computed = 0, cached = 0;
+  for (const host::NodeRecord& record : result.records) {
+    computed += record.status == "computed" ? 1 : 0;
+    cached += record.status == "cached" ? 1 : 0;
+  }
+  out << computed << " computed, " << cached << " from the store, in "
+      << host::fixed(result.seconds, 1) << " s; records in " << (output / "records.csv").string()
+      << "\n";
+  if (result.stopped) {
+    out << "stopped: rerun the same command to resume where it stopped\n";
+    return 130;
+  }
+  for (const host::GraphNode& node : graph.nodes) {
+    if (node.kind != "report") continue;
+    const std::filesystem::path summary = output / node.names.front() / "summary.txt";
+    out << "report: " << summary.string() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace secateurs::cli
