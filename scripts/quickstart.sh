@@ -4,7 +4,7 @@
 # Fashion-MNIST loaded, checked and summarised, the victim model of the membership
 # experiments trained and evaluated, pruned in five iterative rounds, then attacked by
 # membership-inference attacks with shadow models (the report ends the run).
-# It becomes the Fashion-MNIST quickstart experiment once the experiment graphs land.
+# It becomes the Fashion-MNIST quickstart experiment (experiments/quickstart.lua) next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,4 +38,8 @@ echo
 # Membership inference on the dense victim: shadow models trained exactly as the victim,
 # then attacks of each family (thresholds, learned, LiRA, RMIA, label-only), with their
 # balanced accuracy, AUC and TPR at low FPR; and its FGSM/PGD robust accuracy.
-"$secateurs" attack experiments/attack/mlp_fashion_mnist_quick.yaml --output runs/quickstart/attack
+# It runs as an experiment graph over the artifact store (runs/store): a second run of the
+# main job reuses every stored node.
+"$secateurs" run experiments/attack/mlp_fashion_mnist_quick.yaml --output runs/quickstart/attack
+echo
+cat runs/quickstart/attack/report/summary.txt
