@@ -93,7 +93,9 @@ end
 function M.with(base, changes)
   local function merge(into, from)
     for k, v in pairs(from) do
-      if type(v) == "table" and not is_list(v) and type(into[k]) == "table" and not is_list(into[k]) then
+      -- an empty table merges into a map (it changes nothing) and replaces a list
+      local is_map = type(v) == "table" and (next(v) == nil or not is_list(v))
+      if is_map and type(into[k]) == "table" and (next(into[k]) == nil or not is_list(into[k])) then
         merge(into[k], v)
       else
         into[k] = deep_copy(v)
@@ -179,41 +181,53 @@ function M.robustness(args) return M.node("robustness", args, "robustness") end
 function M.evaluate(args) return M.node("evaluate", args, "evaluate") end
 function M.report(args) return M.node("report", args, "report") end
 
+-- One model of `role` and `index` as the recipe makes it: trained dense on its data of
+-- `plan`, then, when the recipe prunes, pruned (with memorization scores of its training
+-- set when the recipe's defense needs them). Returns the final model and the dense one.
+local function make_model(recipe, plan, role, index, label)
+  local dense = M.train{ name = fresh_name(label .. " dense"), plan = plan, recipe = recipe,
+                         role = role, index = index }
+  if recipe.pruning == nil then
+    return dense, dense
+  end
+  local memorization = nil
+  if core.needs_memorization(recipe) then
+    memorization = M.memorization{ name = fresh_name(label .. " memorization"), plan = plan,
+                                   recipe = recipe, role = role, index = index }
+  end
+  return M.prune{ name = fresh_name(label), model = dense, recipe = recipe,
+                  memorization = memorization }, dense
+end
+
+-- A shadow set: `count` models of role "shadow" (or "online": online shadows) of `plan`,
+-- each made by make_model. Returns the final models in index order, as an attack node's
+-- `shadows` (or `online`) input takes them, and the dense ones.
+function M.shadows(args)
+  local recipe, role = args.recipe, args.role or "shadow"
+  local count = args.count or (recipe.shadows or {})[role == "online" and "online" or "count"] or 8
+  local final, dense = {}, {}
+  for i = 0, count - 1 do
+    final[i + 1], dense[i + 1] = make_model(recipe, args.plan, role, i,
+                                            (args.prefix or "") .. role .. " " .. i)
+  end
+  return final, dense
+end
+
 -- The models of the adaptive attacker's protocol for one recipe: the plan; the victim,
 -- `shadows.count` shadows and, when `online` is true, `shadows.online` online shadows,
--- each trained dense then (when the recipe prunes) pruned alike, with memorization scores
--- when the recipe's defense needs them. Returns { plan, victim, shadows = {...}, online =
--- {...}, dense = { victim = ..., shadows = {...} } }; `prefix` starts every node's name.
+-- each made by make_model. Returns { plan, victim, shadows = {...}, online = {...}, dense =
+-- { victim = ..., shadows = {...}, online = {...} } }; `prefix` starts every node's name.
 function M.protocol(recipe, options)
   options = options or {}
   local prefix = options.prefix or ""
-  local prunes = recipe.pruning ~= nil
-  local scores = prunes and core.needs_memorization(recipe)
-  local out = { dense = { shadows = {}, online = {} }, shadows = {}, online = {} }
+  local out = { dense = {}, online = {} }
   out.plan = M.plan{ name = fresh_name(prefix .. "plan"), recipe = recipe }
-  local function model(role, index, label)
-    local dense = M.train{ name = fresh_name(prefix .. label .. " dense"), plan = out.plan,
-                           recipe = recipe, role = role, index = index }
-    if not prunes then
-      return dense, dense
-    end
-    local memorization = nil
-    if scores then
-      memorization = M.memorization{ name = fresh_name(prefix .. label .. " memorization"),
-                                     plan = out.plan, recipe = recipe, role = role, index = index }
-    end
-    return M.prune{ name = fresh_name(prefix .. label), model = dense, recipe = recipe,
-                    memorization = memorization }, dense
-  end
-  out.victim, out.dense.victim = model("victim", 0, "victim")
-  local shadows = recipe.shadows or {}
-  for i = 0, (shadows.count or 8) - 1 do
-    out.shadows[i + 1], out.dense.shadows[i + 1] = model("shadow", i, "shadow " .. i)
-  end
+  out.victim, out.dense.victim = make_model(recipe, out.plan, "victim", 0, prefix .. "victim")
+  out.shadows, out.dense.shadows = M.shadows{ recipe = recipe, plan = out.plan, prefix = prefix }
+  out.dense.online = {}
   if options.online then
-    for i = 0, (shadows.online or 8) - 1 do
-      out.online[i + 1], out.dense.online[i + 1] = model("online", i, "online " .. i)
-    end
+    out.online, out.dense.online = M.shadows{ recipe = recipe, plan = out.plan, prefix = prefix,
+                                              role = "online" }
   end
   return out
 end

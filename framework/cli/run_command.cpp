@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <iostream>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "host/graph.h"
 #include "host/graph_script.h"
 #include "host/run_text.h"
+#include "host/sha256.h"
 
 namespace secateurs::cli {
 namespace {
@@ -23,6 +25,33 @@ std::atomic<bool> stop_requested{false};
 extern "C" void on_interrupt(int) {
   stop_requested.store(true);
   std::signal(SIGINT, SIG_DFL);
+}
+
+// Ctrl-C handled while the graph runs, the default action again afterwards (whatever way
+// the run ends).
+struct InterruptHandled {
+  InterruptHandled() {
+    stop_requested.store(false);
+    std::signal(SIGINT, on_interrupt);
+  }
+  ~InterruptHandled() { std::signal(SIGINT, SIG_DFL); }
+  InterruptHandled(const InterruptHandled&) = delete;
+  InterruptHandled& operator=(const InterruptHandled&) = delete;
+};
+
+// The store's name for the run writing to `output`: the folder's name for people, and a
+// digest of its absolute path so that two runs writing to a/out and b/out keep separate
+// records (gc keeps what either uses).
+std::string run_name(const std::filesystem::path& output) {
+  const std::filesystem::path absolute = std::filesystem::absolute(output).lexically_normal();
+  std::string base = absolute.filename().string();
+  if (base.empty()) base = absolute.parent_path().filename().string();
+  std::string safe;
+  for (const char ch : base) {
+    safe += std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' || ch == '_' ? ch : '_';
+  }
+  if (safe.empty()) safe = "run";
+  return safe + "-" + host::sha256_hex(absolute.string()).substr(0, 12);
 }
 
 }  // namespace
@@ -44,8 +73,11 @@ int run(const host::Registry& registry, const RunCommandOptions& options, std::o
       const auto info = store ? store->inspect(node.key) : std::nullopt;
       const bool present = info && !info->damaged();
       cached += present ? 1 : 0;
-      out << (present ? "cached   " : "compute  ") << node.key.substr(0, 12) << "  "
-          << node.names.front() << " (" << node.label << ")  " << node.where << "\n";
+      out << (node.kind == "report" ? "write    "
+              : present             ? "cached   "
+                                    : "compute  ")
+          << node.key.substr(0, 12) << "  " << node.names.front() << " (" << node.label << ")  "
+          << node.where << "\n";
     }
     out << graph.nodes.size() << " nodes, " << cached << " in " << options.store.string() << "\n";
     return 0;
@@ -58,7 +90,7 @@ int run(const host::Registry& registry, const RunCommandOptions& options, std::o
   host::GraphRunOptions run_options;
   run_options.jobs = options.jobs;
   run_options.output = output;
-  run_options.run_name = output.filename().string();
+  run_options.run_name = run_name(output);
   run_options.terminal = options.progress && isatty(STDERR_FILENO) == 1;
   run_options.log = [&](const std::string& text) {
     if (run_options.terminal) {
@@ -68,9 +100,11 @@ int run(const host::Registry& registry, const RunCommandOptions& options, std::o
     }
   };
   run_options.stop = &stop_requested;
-  std::signal(SIGINT, on_interrupt);
-  const host::GraphRunResult result = host::run_graph(graph, registry, store, run_options);
-  std::signal(SIGINT, SIG_DFL);
+  host::GraphRunResult result;
+  {
+    const InterruptHandled interrupt;
+    result = host::run_graph(graph, registry, store, run_options);
+  }
 
   std::size_t computed = 0, cached = 0;
   for (const host::NodeRecord& record : result.records) {
@@ -86,7 +120,8 @@ int run(const host::Registry& registry, const RunCommandOptions& options, std::o
   }
   for (const host::GraphNode& node : graph.nodes) {
     if (node.kind != "report") continue;
-    const std::filesystem::path summary = output / node.names.front() / "summary.txt";
+    const std::filesystem::path summary =
+        host::output_folder(output, node.names.front()) / "summary.txt";
     out << "report: " << summary.string() << "\n";
   }
   return 0;

@@ -62,4 +62,15 @@ std::string summarize_labeled_data(const LabeledData& data) {
   return text + "\n";
 }
 
+void hash_labeled_data(Sha256& hash, const LabeledData& data) {
+  const at::Tensor inputs = data.inputs.to(at::kFloat).contiguous();
+  const at::Tensor labels = data.labels.to(at::kLong).contiguous();
+  std::string shape = "inputs";
+  for (const std::int64_t d : inputs.sizes()) shape += " " + std::to_string(d);
+  shape += " labels " + std::to_string(labels.numel()) + "\n";
+  hash.update(shape);
+  hash.update(inputs.data_ptr(), static_cast<std::size_t>(inputs.numel()) * sizeof(float));
+  hash.update(labels.data_ptr(), static_cast<std::size_t>(labels.numel()) * sizeof(std::int64_t));
+}
+
 }  // namespace secateurs::host

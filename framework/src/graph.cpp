@@ -3,9 +3,11 @@
 #include <ATen/Parallel.h>
 #include <tbb/flow_graph.h>
 #include <tbb/task_arena.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <set>
@@ -41,6 +43,17 @@ std::string describe_node_kinds() {
     }
   }
   return text;
+}
+
+std::filesystem::path output_folder(const std::filesystem::path& output, const std::string& name) {
+  std::string safe;
+  for (const char ch : name) {
+    const bool plain = std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-' ||
+                       ch == '_' || ch == '.' || ch == ' ' || ch == '#';
+    safe += plain ? ch : '_';
+  }
+  if (safe.empty() || safe.front() == '.') safe.insert(safe.begin(), '_');
+  return output / safe;
 }
 
 namespace {
@@ -226,7 +239,8 @@ Graph validate_graph(const GraphSpec& spec, const Registry& registry) {
     built.config = prepared[i].config;
     KeyBuilder key;
     key.add("secateurs-node 1").add(node.kind).add(prepared[i].canonical);
-    key.add(std::string("framework ") + SECATEURS_VERSION_STRING);
+    // A new framework or LibTorch may compute a node otherwise: its results are not reused.
+    key.add(std::string("framework ") + SECATEURS_VERSION_STRING + " libtorch " + TORCH_VERSION);
     for (const auto& [slot, names] : node.inputs) {
       std::vector<std::size_t> indices;
       key.add("input " + slot).add_integer(static_cast<std::int64_t>(names.size()));
@@ -341,24 +355,21 @@ class Progress {
   double computed_seconds_ = 0;
 };
 
+// A CSV field: quoted, embedded quotes doubled.
+std::string csv_field(const std::string& text) {
+  std::string quoted = "\"";
+  for (const char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
 std::string records_csv(const std::vector<NodeRecord>& records) {
   std::ostringstream csv;
   csv << "node,kind,label,key,status,seconds\n";
   for (const NodeRecord& r : records) {
-    std::string label;
-    for (const char ch : r.label) label += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-    csv << r.name << ',' << r.kind << ",\"" << label << "\"," << r.key << ',' << r.status << ','
-        << fixed(r.seconds, 3) << '\n';
+    csv << csv_field(r.name) << ',' << r.kind << ',' << csv_field(r.label) << ',' << r.key << ','
+        << r.status << ',' << fixed(r.seconds, 3) << '\n';
   }
   return csv.str();
-}
-
-void copy_folder(const std::filesystem::path& from, const std::filesystem::path& to) {
-  std::filesystem::create_directories(to);
-  for (const auto& entry : std::filesystem::directory_iterator(from)) {
-    if (!entry.is_regular_file()) continue;
-    write_file_atomically(to / entry.path().filename(), read_file(entry.path()));
-  }
 }
 
 }  // namespace
@@ -393,23 +404,52 @@ GraphRunResult run_graph(const Graph& graph, const Registry& registry, ArtifactS
   DataCache data;
   Progress progress(graph, options);
 
+  // What a node's body reads of another node's output: its committed folder.
+  const auto artifact = [&](std::size_t index) {
+    const std::lock_guard lock(mutex);
+    if (folders[index].empty()) {
+      throw Error("internal: " + graph.nodes[index].names.front() + " has no artifact yet");
+    }
+    return folders[index];
+  };
+
+  // Runs on a TBB worker: nothing may escape it (an exception would cancel the flow graph
+  // without a record); a failure is kept, and every node not started yet is skipped.
   const auto body = [&](std::size_t i) {
     const GraphNode& node = graph.nodes[i];
+    const NodeKind& kind = *find_node_kind(node.kind);
     NodeRecord& record = result.records[i];
     {
       const std::lock_guard lock(mutex);
       if (failed || (options.stop != nullptr && options.stop->load())) return;
     }
-    if (std::optional<std::filesystem::path> found = store.find(node.key)) {
-      const std::lock_guard lock(mutex);
-      folders[i] = *found;
-      record.status = "cached";
-      progress.finished(i, "cached", 0);
-      return;
-    }
-    progress.started(i);
     const Clock::time_point begin = Clock::now();
     try {
+      if (!kind.stored) {
+        // A view of stored results (a report): written to the output folder at every run.
+        if (options.output.empty()) return;
+        const std::filesystem::path folder = output_folder(options.output, node.names.front());
+        std::filesystem::create_directories(folder);
+        progress.started(i);
+        NodeRun run{graph, node, registry, folder, artifact, data, [&](const std::string& text) {
+                      progress.note(i, text);
+                    }};
+        kind.run(run);
+        const std::lock_guard lock(mutex);
+        folders[i] = folder;
+        record.status = "written";
+        record.seconds = seconds_since(begin);
+        progress.finished(i, "written", record.seconds);
+        return;
+      }
+      if (std::optional<std::filesystem::path> found = store.find(node.key)) {
+        const std::lock_guard lock(mutex);
+        folders[i] = *found;
+        record.status = "cached";
+        progress.finished(i, "cached", 0);
+        return;
+      }
+      progress.started(i);
       ArtifactMeta meta;
       meta.kind = node.kind;
       meta.label = node.label;
@@ -418,20 +458,10 @@ GraphRunResult run_graph(const Graph& graph, const Registry& registry, ArtifactS
       }
       PendingArtifact pending = store.begin(node.key, meta);
       NodeRun run{
-          graph,
-          node,
-          registry,
-          pending.folder(),
-          [&](std::size_t index) {
-            const std::lock_guard lock(mutex);
-            if (folders[index].empty()) {
-              throw Error("internal: " + graph.nodes[index].names.front() + " has no artifact yet");
-            }
-            return folders[index];
-          },
-          data,
-          [&](const std::string& text) { progress.note(i, text); }};
-      find_node_kind(node.kind)->run(run);
+          graph, node, registry, pending.folder(), artifact, data, [&](const std::string& text) {
+            progress.note(i, text);
+          }};
+      kind.run(run);
       const std::filesystem::path committed = pending.commit();
       const double seconds = seconds_since(begin);
       const std::lock_guard lock(mutex);
@@ -451,6 +481,16 @@ GraphRunResult run_graph(const Graph& graph, const Registry& registry, ArtifactS
       progress.finished(i, "failed", record.seconds);
     }
   };
+
+  // The run's record first: a run killed at any moment has one, so `cache gc` keeps what
+  // it committed for the rerun.
+  if (!options.run_name.empty()) {
+    std::vector<std::string> keys;
+    for (const GraphNode& node : graph.nodes) {
+      if (find_node_kind(node.kind)->stored) keys.push_back(node.key);
+    }
+    store.record_run(options.run_name, keys);
+  }
 
   tbb::task_arena arena(options.jobs);
   arena.execute([&] {
@@ -481,16 +521,6 @@ GraphRunResult run_graph(const Graph& graph, const Registry& registry, ArtifactS
   if (!options.output.empty()) {
     std::filesystem::create_directories(options.output);
     write_file_atomically(options.output / "records.csv", records_csv(result.records));
-    for (std::size_t i = 0; i < n; ++i) {
-      if (graph.nodes[i].kind == "report" && !folders[i].empty()) {
-        copy_folder(folders[i], options.output / graph.nodes[i].names.front());
-      }
-    }
-  }
-  if (!options.run_name.empty()) {
-    std::vector<std::string> keys;
-    for (const GraphNode& node : graph.nodes) keys.push_back(node.key);
-    store.record_run(options.run_name, keys);
   }
   if (failed) {
     try {
@@ -501,6 +531,8 @@ GraphRunResult run_graph(const Graph& graph, const Registry& registry, ArtifactS
       throw DataError(failure_where + ": " + e.what());
     } catch (const std::exception& e) {
       throw Error(failure_where + ": " + e.what());
+    } catch (...) {
+      throw Error(failure_where + ": failed with an exception that is not a std::exception");
     }
   }
   return result;

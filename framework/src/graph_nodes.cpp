@@ -10,6 +10,7 @@
 #include "host/atomic_file.h"
 #include "host/attack_run.h"
 #include "host/checkpoint.h"
+#include "host/data_checks.h"
 #include "host/nearest.h"
 #include "host/pruning.h"
 #include "host/run_file.h"
@@ -212,6 +213,7 @@ struct AttackConfig {
 };
 struct ReportConfig {
   std::string title;
+  std::vector<std::string> names;  // of its inputs, as the script names them
 };
 
 template <class Config>
@@ -222,7 +224,7 @@ const Config& config_of(const GraphNode& node) {
 // The plan's data: the dataset, the victim's sets and the attacker's view of them.
 struct PlanData {
   RunData run;
-  AttackerView view;
+  std::string fingerprint;  // data_fingerprint(run)
 };
 
 std::size_t input_of(const GraphNode& node, const std::string& slot, std::size_t k = 0) {
@@ -250,6 +252,17 @@ std::size_t plan_of(const Graph& graph, std::size_t model) {
   return input_of(graph.nodes[origin_of(graph, model)], "plan");
 }
 
+// SHA-256 of every example of the dataset: what the plan's results were computed from.
+std::string data_fingerprint(const RunData& run) {
+  Sha256 hash;
+  hash_labeled_data(hash, run.pool);
+  return to_hex(hash.finish());
+}
+
+// The plan's data, loaded once per run. A node's key says how its data were made (dataset
+// component and parameters), not what they are; when a stored plan is reused, the data
+// loaded now are checked against the fingerprint it recorded, so that results computed
+// from other data (a dataset file replaced) are never mixed with new ones.
 std::shared_ptr<const PlanData> plan_data(NodeRun& run, std::size_t plan) {
   const GraphNode& node = run.graph.nodes[plan];
   const AttackRunConfig& config = config_of<PlanConfig>(node).recipe->config;
@@ -257,17 +270,56 @@ std::shared_ptr<const PlanData> plan_data(NodeRun& run, std::size_t plan) {
     auto data = std::make_shared<PlanData>();
     PhaseTimes times;
     data->run = load_run_data(config.run, run.registry, times, {}, config.attack.shadows);
-    data->view = attacker_view(config, data->run, config.attack.online_shadows);
+    data->fingerprint = data_fingerprint(data->run);
+    if (&run.node != &node) {
+      const Record stored = read_record(run.artifact(plan) / "record.txt");
+      const auto found = stored.find("data_sha256");
+      if (found == stored.end() || found->second != data->fingerprint ||
+          read_file(run.artifact(plan) / "plan.txt") != format_plan(*data->run.plan)) {
+        throw DataError(
+            node.where + ": plan '" + node.names.front() +
+            "': the data loaded now differ from those the store's results of this plan were "
+            "computed from (were the dataset files replaced?); run with another --store, or "
+            "remove the old results with `secateurs cache gc --all`");
+      }
+    }
     return std::shared_ptr<const void>(data);
   }));
 }
 
-RoleData role_of(NodeRun& run, std::size_t model, const PlanData& data) {
+// The attacker's view of the plan's data with `population` samples for RMIA and the halves
+// of `online` online shadows: each is drawn from the plan's seed, so the same for every
+// node that asks for the same counts.
+std::shared_ptr<const AttackerView> view_of(NodeRun& run, std::size_t plan, const PlanData& data,
+                                            std::int64_t population, std::int64_t online) {
+  const GraphNode& node = run.graph.nodes[plan];
+  AttackRunConfig config = config_of<PlanConfig>(node).recipe->config;
+  config.attack.population = population;
+  const std::string key =
+      node.key + " view " + std::to_string(population) + " " + std::to_string(online);
+  return std::static_pointer_cast<const AttackerView>(run.data.get(key, [&] {
+    return std::shared_ptr<const void>(
+        std::make_shared<AttackerView>(attacker_view(config, data.run, online)));
+  }));
+}
+
+// Online shadows train on halves of the victim's evaluation samples, drawn for the recipe's
+// shadows.online of them: that count is part of what an online model is.
+std::int64_t online_count(const GraphNode& origin) {
+  const ModelConfig& config = config_of<ModelConfig>(origin);
+  return config.role.role == ModelRole::Online ? config.recipe->config.attack.online_shadows : 0;
+}
+
+// The data of the model `model` trains on (its origin's role), and the view they come from
+// (kept alive by `view`).
+RoleData role_of(NodeRun& run, std::size_t model, const PlanData& data,
+                 std::shared_ptr<const AttackerView>& view) {
   const GraphNode& origin = run.graph.nodes[origin_of(run.graph, model)];
-  const GraphNode& plan = run.graph.nodes[input_of(origin, "plan")];
+  const std::size_t plan = input_of(origin, "plan");
   const RoleChoice& role = config_of<ModelConfig>(origin).role;
-  return role_data(config_of<PlanConfig>(plan).recipe->config, data.run, data.view, role.role,
-                   role.index);
+  view = view_of(run, plan, data, 0, online_count(origin));
+  return role_data(config_of<PlanConfig>(run.graph.nodes[plan]).recipe->config, data.run, *view,
+                   role.role, role.index);
 }
 
 // The model of a train or prune node, rebuilt from its recipe and loaded from its artifact.
@@ -312,8 +364,9 @@ NodeKind plan_kind() {
     PreparedNode prepared;
     prepared.canonical =
         "seed=" + std::to_string(recipe.config.run.seed) + "\n" + section_text(recipe, "dataset") +
-        section_text(recipe, "split") + section_text(recipe, "shadows") +
-        "dataset plugin=" + plugin_version(registry, recipe.config.run.dataset.component) + "\n";
+        section_text(recipe, "split") + "shadows=" + std::to_string(recipe.config.attack.shadows) +
+        "\n" + "dataset plugin=" + plugin_version(registry, recipe.config.run.dataset.component) +
+        "\n";
     prepared.label = "plan";
     prepared.config = config;
     return prepared;
@@ -326,8 +379,7 @@ NodeKind plan_kind() {
           format_record({{"members", std::to_string(data->run.training.labels.size(0))},
                          {"non_members", std::to_string(data->run.test.labels.size(0))},
                          {"shadows", std::to_string(data->run.plan->shadow_in.size())},
-                         {"online", std::to_string(data->view.online_in.size())},
-                         {"population", std::to_string(data->view.population.labels.size(0))}}));
+                         {"data_sha256", data->fingerprint}}));
   };
   return kind;
 }
@@ -363,6 +415,10 @@ PreparedNode prepare_role_node(const NodeSpec& node, const Registry& registry,
       section_text(recipe, "model") + section_text(recipe, "trainer") +
       "model plugin=" + plugin_version(registry, recipe.config.run.model.component) + "\n" +
       extra(recipe);
+  if (config->role.role == ModelRole::Online) {
+    prepared.canonical +=
+        "online_shadows=" + std::to_string(recipe.config.attack.online_shadows) + "\n";
+  }
   prepared.label = label + " " + role_name(config->role.role, config->role.index);
   prepared.config = config;
   return prepared;
@@ -389,7 +445,8 @@ NodeKind train_kind() {
     const std::size_t self = static_cast<std::size_t>(&run.node - run.graph.nodes.data());
     const ModelConfig& config = config_of<ModelConfig>(run.node);
     const std::shared_ptr<const PlanData> data = plan_data(run, plan_of(run.graph, self));
-    const RoleData role = role_of(run, self, *data);
+    std::shared_ptr<const AttackerView> view;
+    const RoleData role = role_of(run, self, *data, view);
     DenseModel dense = train_dense(config.recipe->config, run.registry, data->run.shape,
                                    role.training, role.dev, role.seed);
     Model& model = *dense.model;
@@ -428,8 +485,10 @@ NodeKind memorization_kind() {
     const std::shared_ptr<const PlanData> data = plan_data(run, plan);
     const AttackRunConfig& plan_recipe =
         config_of<PlanConfig>(run.graph.nodes[plan]).recipe->config;
+    const std::shared_ptr<const AttackerView> view =
+        view_of(run, plan, *data, 0, online_count(run.node));
     const RoleData role =
-        role_data(plan_recipe, data->run, data->view, config.role.role, config.role.index);
+        role_data(plan_recipe, data->run, *view, config.role.role, config.role.index);
     MemorizationSettings settings = config.recipe->config.memorization;
     settings.cache.clear();  // the artifact store is the cache
     const std::vector<MemorizationResult> results = compute_memorization(
@@ -448,8 +507,10 @@ NodeKind memorization_kind() {
 at::Tensor read_scores(const std::filesystem::path& path) {
   std::istringstream lines(read_file(path));
   std::vector<double> values;
-  double value = 0;
-  while (lines >> value) values.push_back(value);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty()) values.push_back(std::stod(line));  // "nan" reads as NaN
+  }
   return torch::tensor(values, torch::kFloat64);
 }
 
@@ -498,6 +559,20 @@ NodeKind prune_kind() {
     const std::vector<std::size_t>& scores = inputs_of(node, "memorization");
     const GraphNode& model = graph.nodes[origin_of(graph, input_of(node, "model"))];
     const RoleChoice& role = config_of<ModelConfig>(model).role;
+    if (recipe.pruning->schedule.rewind) {
+      // Only the dense training sees the weights of an early epoch: it keeps those its own
+      // recipe rewinds to.
+      const GraphNode& input = graph.nodes[input_of(node, "model")];
+      const AttackRunConfig& dense = config_of<ModelConfig>(model).recipe->config;
+      const int epoch = recipe.pruning->rewind_epoch;
+      if (input.kind != "train" || !dense.pruning || !dense.pruning->schedule.rewind ||
+          dense.pruning->rewind_epoch != epoch) {
+        throw ConfigError(node.where + ": prune: the schedule rewinds to epoch " +
+                          std::to_string(epoch) + ", so its model must be a train node whose " +
+                          "recipe rewinds to epoch " + std::to_string(epoch) + " too; '" +
+                          input.names.front() + "' (" + input.where + ") keeps no such weights");
+      }
+    }
     if (scores.empty() && defense_needs_scores(recipe, registry)) {
       throw ConfigError(node.where + ": prune: " + recipe.pruning->defense->component +
                         " needs memorization scores: give the node a 'memorization' input");
@@ -517,7 +592,8 @@ NodeKind prune_kind() {
     const AttackRunConfig& recipe = config_of<RecipeConfig>(run.node).recipe->config;
     const std::size_t source = input_of(run.node, "model");
     const std::shared_ptr<const PlanData> data = plan_data(run, plan_of(run.graph, self));
-    const RoleData role = role_of(run, self, *data);
+    std::shared_ptr<const AttackerView> view;
+    const RoleData role = role_of(run, self, *data, view);
     DenseModel dense;
     dense.model = load_model(run, source, *data);
     const std::filesystem::path rewind = run.artifact(origin_of(run.graph, source)) / "rewind.ckpt";
@@ -592,6 +668,7 @@ NodeKind attack_kind() {
     PreparedNode prepared;
     prepared.canonical =
         "attack=" + normal_text(attack) + "\n" + section_text(*config->recipe, "metrics") +
+        "population=" + std::to_string(config->recipe->config.attack.population) + "\n" +
         "attack plugin=" + plugin_version(registry, config->attack.component) + "\n";
     prepared.label = "attack " + config->label;
     prepared.config = config;
@@ -656,11 +733,18 @@ NodeKind attack_kind() {
     }
     if (!attack->needs_online_shadows()) online.clear();
     const std::shared_ptr<Model> victim = load_model(run, target, *data);
-    const AttackInputs inputs = observe_models(*victim, shadows, online, data->run, data->view);
-    AttackSettings settings = config.recipe->config.attack;
-    const AttackMetrics metrics =
-        run_one_attack(*attack, config.label, inputs, data->view, settings,
-                       attack_seed(plan_recipe.run.seed, config.label));
+    // The online shadows' halves as their recipe drew them; RMIA's population as this
+    // node's recipe asks.
+    const std::vector<std::size_t>& online_nodes = inputs_of(run.node, "online");
+    const std::int64_t online_drawn =
+        online_nodes.empty() ? 0
+                             : online_count(run.graph.nodes[origin_of(run.graph, online_nodes[0])]);
+    const AttackSettings& settings = config.recipe->config.attack;
+    const std::shared_ptr<const AttackerView> view =
+        view_of(run, plan, *data, settings.population, online_drawn);
+    const AttackInputs inputs = observe_models(*victim, shadows, online, data->run, *view);
+    const AttackMetrics metrics = run_one_attack(*attack, config.label, inputs, *view, settings,
+                                                 attack_seed(plan_recipe.run.seed, config.label));
     write(run.output / "metrics.txt",
           format_record({{"attack", config.label},
                          {"balanced_accuracy", number(metrics.balanced_accuracy)},
@@ -678,10 +762,10 @@ NodeKind attack_kind() {
     scores << "sample,label,is_member,score,decision\n";
     const at::Tensor score = metrics.result.scores.to(torch::kFloat64).contiguous();
     const at::Tensor decision = metrics.result.decisions.to(torch::kBool).contiguous();
-    const AttackEvaluationSet& evaluation = data->view.evaluation;
+    const AttackEvaluationSet& evaluation = view->evaluation;
     for (std::int64_t i = 0; i < score.size(0); ++i) {
       scores << evaluation.indices[i].item<std::int64_t>() << ','
-             << data->view.target.labels[i].item<std::int64_t>() << ','
+             << view->target.labels[i].item<std::int64_t>() << ','
              << (evaluation.is_member[i].item<bool>() ? 1 : 0) << ',' << score.data_ptr<double>()[i]
              << ',' << (decision.data_ptr<bool>()[i] ? 1 : 0) << '\n';
     }
@@ -723,7 +807,8 @@ NodeKind robustness_kind() {
     const std::size_t model_node = input_of(run.node, "model");
     const std::size_t plan = plan_of(run.graph, model_node);
     const std::shared_ptr<const PlanData> data = plan_data(run, plan);
-    const RoleData role = role_of(run, model_node, *data);
+    std::shared_ptr<const AttackerView> view;
+    const RoleData role = role_of(run, model_node, *data, view);
     const std::shared_ptr<Model> model = load_model(run, model_node, *data);
     const std::string label =
         role.role + (run.graph.nodes[model_node].kind == "prune" ? " pruned" : " dense");
@@ -756,7 +841,8 @@ NodeKind evaluate_kind() {
   kind.run = [](NodeRun& run) {
     const std::size_t model_node = input_of(run.node, "model");
     const std::shared_ptr<const PlanData> data = plan_data(run, plan_of(run.graph, model_node));
-    const RoleData role = role_of(run, model_node, *data);
+    std::shared_ptr<const AttackerView> view;
+    const RoleData role = role_of(run, model_node, *data, view);
     const std::shared_ptr<Model> model = load_model(run, model_node, *data);
     const Evaluation members = evaluate(*model, role.training);
     const Evaluation non_members = evaluate(*model, role.test);
@@ -775,7 +861,7 @@ NodeKind report_kind() {
   kind.name = "report";
   kind.doc =
       "tables of the models, attacks, robustness and evaluations it is given (summary.txt and "
-      "CSV files), copied to the run's output folder";
+      "CSV files), written to <output>/<its name> at every run from the stored results";
   kind.params = {"title"};
   kind.inputs = {{"of",
                   true,
@@ -785,12 +871,17 @@ NodeKind report_kind() {
   kind.prepare = [](const NodeSpec& node, const Registry&) {
     auto config = std::make_shared<ReportConfig>();
     config->title = node.params["title"] ? node.params["title"].Scalar() : "secateurs report";
+    for (const auto& [slot, names] : node.inputs) {
+      if (slot == "of") config->names = names;
+    }
     PreparedNode prepared;
-    prepared.canonical = "title=" + config->title + "\n";
+    // Not stored, so never reused; the name keeps two reports of the same nodes apart.
+    prepared.canonical = "name=" + node.name + "\ntitle=" + config->title + "\n";
     prepared.label = "report " + config->title;
     prepared.config = config;
     return prepared;
   };
+  kind.stored = false;
   kind.run = [](NodeRun& run) {
     const ReportConfig& config = config_of<ReportConfig>(run.node);
     std::ostringstream models, attacks, robustness, evaluations, summary;
@@ -801,10 +892,12 @@ NodeKind report_kind() {
     evaluations << "node,model,member_accuracy,non_member_accuracy\n";
     summary << config.title << "\n\n";
     std::string model_lines, attack_lines;
-    for (const std::size_t index : inputs_of(run.node, "of")) {
+    const std::vector<std::size_t>& inputs = inputs_of(run.node, "of");
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      const std::size_t index = inputs[k];
       const GraphNode& node = run.graph.nodes[index];
       const std::filesystem::path dir = run.artifact(index);
-      const std::string name = node.names.front();
+      const std::string& name = k < config.names.size() ? config.names[k] : node.names.front();
       if (node.kind == "train" || node.kind == "prune") {
         const Record r = read_record(dir / "record.txt");
         models << name << ',' << r.at("role") << ',' << r.at("members") << ','

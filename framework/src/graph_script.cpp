@@ -44,6 +44,9 @@ struct Builder {
   GraphSpec* graph = nullptr;
   std::filesystem::path base;        // relative paths in load_yaml are relative to it
   std::filesystem::path experiment;  // a YAML experiment file being expanded
+  // Its name as given: where its nodes are declared (the expansion's Lua lines would name
+  // nothing the user wrote).
+  std::string experiment_name;
 };
 
 Builder& builder(lua_State* L) {
@@ -152,7 +155,7 @@ int core_node(lua_State* L) {
     Builder& b = builder(L);
     NodeSpec node;
     node.kind = luaL_checkstring(L, 1);
-    node.where = LuaSandbox::caller_location(L);
+    node.where = b.experiment.empty() ? LuaSandbox::caller_location(L) : b.experiment_name;
     node.params = lua_isnoneornil(L, 3) ? YAML::Node(YAML::NodeType::Map) : lua_to_yaml(L, 3);
     node.inputs = read_inputs(L, 4);
     if (lua_isnoneornil(L, 2)) {
@@ -269,7 +272,7 @@ GraphSpec run_script(const Registry& registry, const ScriptOptions& options,
                      const std::function<void(LuaSandbox&)>& run) {
   GraphSpec graph;
   graph.source = source;
-  Builder b{&registry, &graph, base, experiment};
+  Builder b{&registry, &graph, base, experiment, source};
   std::vector<std::filesystem::path> dirs = options.module_dirs;
   if (dirs.empty()) dirs.push_back(default_script_dir());
   LuaSandbox sandbox(options.limits, dirs);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "host/atomic_file.h"
+#include "host/data_checks.h"
 #include "host/run_text.h"
 #include "host/runtime_info.h"
 #include "host/sha256.h"
@@ -37,14 +38,7 @@ std::string cache_key(const LabeledData& training, int folds, std::uint64_t seed
                            " libtorch " + TORCH_VERSION + "\nfolds " + std::to_string(folds) +
                            "\nseed " + std::to_string(seed) + "\nrecipe " + recipe + "\n";
   hash.update(head);
-  const at::Tensor inputs = training.inputs.to(torch::kFloat32).contiguous();
-  const at::Tensor labels = training.labels.to(torch::kInt64).contiguous();
-  std::string shape = "inputs";
-  for (const std::int64_t d : inputs.sizes()) shape += " " + std::to_string(d);
-  shape += " labels " + std::to_string(labels.numel()) + "\n";
-  hash.update(shape);
-  hash.update(inputs.data_ptr(), static_cast<std::size_t>(inputs.numel()) * sizeof(float));
-  hash.update(labels.data_ptr(), static_cast<std::size_t>(labels.numel()) * sizeof(std::int64_t));
+  hash_labeled_data(hash, training);
   const Sha256::Digest digest = hash.finish();
   return to_hex(digest);
 }

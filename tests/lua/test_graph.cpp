@@ -160,7 +160,20 @@ assert(#s.zip{ a = { 1, 2 }, b = { 3, 4 } } == 2)
   CHECK(kinds["prune"] == 4);
 }
 
-// The protocol: plan, victim and 4 shadows trained and pruned, 2 online shadows, attacks.
+TEST_CASE("graph: a shadow set is its models in index order, trained then pruned") {
+  const std::string script = std::string(kRecipe) + R"(
+local plan = s.plan{ recipe = recipe }
+local shadows, dense = s.shadows{ plan = plan, recipe = recipe, count = 3 }
+assert(#shadows == 3 and #dense == 3)
+assert(shadows[1].kind == "prune" and dense[3].kind == "train")
+local online = s.shadows{ plan = plan, recipe = recipe, role = "online" }
+assert(#online == 4 and online[4].name == "online 3")
+)";
+  const host::Graph graph = host::validate_graph(graph_of(script), testing::built_plugins());
+  CHECK(graph.nodes.size() == 1 + 3 * 2 + 4 * 2);
+}
+
+// The protocol: plan, victim and 4 shadows trained and pruned, 4 online shadows, attacks.
 std::string protocol_script(const std::string& lira_mode) {
   return std::string(kRecipe) + R"(
 local p = s.protocol(recipe, { online = true })
@@ -175,13 +188,29 @@ s.evaluate{ name = "evaluation", model = p.victim }
 
 TEST_CASE("graph: results are identical with 1 and 2 parallel jobs") {
   testing::TempDir dir;
-  const host::GraphSpec spec = graph_of(protocol_script("online"));
+  // Every kind of node: a defense that needs memorization scores, robustness, online
+  // shadows, a report.
+  const host::GraphSpec spec = graph_of(std::string(kRecipe) + R"(
+local defended = s.with(recipe, {
+  pruning = { defense = { component = "defense.rmr", params = { threshold = 0.5 } } },
+  memorization = { folds = 2 },
+  robustness = { epsilons = { 0.1 }, samples = 40 },
+  attacks = { { component = "attack.confidence" },
+              { component = "attack.lira", params = { mode = "online" } } },
+})
+local p = s.experiment(defended)
+s.evaluate{ model = p.victim }
+)");
+  std::set<std::string> kinds;
+  for (const host::NodeSpec& node : spec.nodes) kinds.insert(node.kind);
+  CHECK(kinds.size() == 8);
   const host::GraphRunResult one = run(spec, dir / "one", 1);
   const host::GraphRunResult two = run(spec, dir / "two", 2);
   REQUIRE(one.records.size() == two.records.size());
   host::ArtifactStore first(dir / "one"), second(dir / "two");
   std::size_t files = 0;
   for (std::size_t i = 0; i < one.records.size(); ++i) {
+    if (one.records[i].kind == "report") continue;  // not stored (no output folder given)
     CHECK(one.records[i].status == "computed");
     CHECK(two.records[i].status == "computed");
     const auto a = first.find(one.records[i].key);
@@ -216,6 +245,27 @@ TEST_CASE("graph: a changed attack parameter recomputes that attack node only") 
   CHECK(changed.records.size() == first.records.size());
 }
 
+TEST_CASE("graph: stored results of other data are refused, not mixed with new ones") {
+  testing::TempDir dir;
+  const host::GraphRunResult first = run(graph_of(protocol_script("online")), dir / "store", 2);
+  // The dataset as the plan recorded it, replaced by a fingerprint of other data (same
+  // length, so the artifact itself stays intact).
+  host::ArtifactStore store(dir / "store");
+  const auto plan = store.find(first.records.front().key);
+  REQUIRE(plan);
+  REQUIRE(first.records.front().kind == "plan");
+  std::string record = testing::read_bytes(*plan / "record.txt");
+  const std::size_t at = record.find("data_sha256=");
+  REQUIRE(at != std::string::npos);
+  record.replace(at + 12, 64, std::string(64, '0'));
+  std::filesystem::permissions(*plan / "record.txt", std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  std::ofstream(*plan / "record.txt", std::ios::binary | std::ios::trunc) << record;
+  const std::string message = testing::message_of<DataError>(
+      [&] { run(graph_of(protocol_script("offline")), dir / "store", 2); });
+  CHECK_CONTAINS(message, "plan 'plan': the data loaded now differ");
+}
+
 TEST_CASE("graph: a YAML experiment gives the numbers `secateurs attack` gives") {
   testing::TempDir dir;
   const std::filesystem::path file = dir / "experiment.yaml";
@@ -241,21 +291,78 @@ robustness: {epsilons: [0.1], samples: 50}
       host::run_attack(host::read_attack_run(file, registry), registry, {}, 2);
   const host::GraphSpec spec = host::graph_from_file(file, registry, script_options());
   const host::GraphRunResult result = run(spec, dir / "store", 2, dir / "out");
-  const std::string attacks = testing::read_bytes(dir / "out" / "report" / "attacks.csv");
-  for (const host::AttackMetrics& metrics : direct.attacks) {
-    std::ostringstream auc;
-    auc.precision(10);
-    auc << metrics.auc.estimate;
-    INFO(metrics.attack << " AUC " << auc.str() << " in\n" << attacks);
-    CHECK_CONTAINS(attacks, "\"" + metrics.attack + "\",");
-    CHECK_CONTAINS(attacks, "," + auc.str() + ",");
+  // Every row by its label, every column.
+  // Rows keyed by their columns [first, first + count).
+  const auto rows = [&](const std::string& file, std::size_t first, std::size_t count) {
+    std::map<std::string, std::vector<std::string>> by_key;
+    std::istringstream lines(testing::read_bytes(dir / "out" / "report" / file));
+    std::string line;
+    std::getline(lines, line);
+    while (std::getline(lines, line)) {
+      std::vector<std::string> fields;
+      std::string field;
+      bool quoted = false;
+      for (const char ch : line) {
+        if (ch == '"') {
+          quoted = !quoted;
+        } else if (ch == ',' && !quoted) {
+          fields.push_back(field);
+          field.clear();
+        } else {
+          field += ch;
+        }
+      }
+      fields.push_back(field);
+      std::string key;
+      for (std::size_t k = first; k < first + count; ++k) key += fields.at(k) + "|";
+      by_key[key] = fields;
+    }
+    return by_key;
+  };
+  const auto text = [](double value) {
+    std::ostringstream out;
+    out.precision(10);
+    out << value;
+    return out.str();
+  };
+  // node,target,attack,balanced_accuracy,auc,auc_low,auc_high,tpr_at_1pct,tpr_at_0.1pct
+  const auto attacks = rows("attacks.csv", 1, 2);
+  REQUIRE(attacks.size() == direct.attacks.size());
+  for (const host::AttackMetrics& m : direct.attacks) {
+    const std::string key = "victim|" + m.attack + "|";
+    REQUIRE_MESSAGE(attacks.count(key) == 1, key);
+    const std::vector<std::string>& row = attacks.at(key);
+    INFO(m.attack);
+    CHECK(row.at(3) == text(m.balanced_accuracy));
+    CHECK(row.at(4) == text(m.auc.estimate));
+    CHECK(row.at(5) == text(m.auc.low));
+    CHECK(row.at(6) == text(m.auc.high));
+    CHECK(row.at(7) == text(m.tpr_at_1pct.estimate));
+    CHECK(row.at(8) == text(m.tpr_at_01pct));
   }
-  const std::string models = testing::read_bytes(dir / "out" / "report" / "models.csv");
-  std::ostringstream victim;
-  victim.precision(10);
-  victim << direct.models[0].test_accuracy;
-  CHECK_CONTAINS(models, "victim,victim,120,");
-  CHECK_CONTAINS(models, victim.str());
+  // node,model,members,train_accuracy,test_accuracy,sparsity
+  const auto models = rows("models.csv", 0, 1);
+  REQUIRE(models.size() == direct.models.size());
+  for (const host::ModelRecord& m : direct.models) {
+    REQUIRE_MESSAGE(models.count(m.role + "|") == 1, m.role);
+    const std::vector<std::string>& row = models.at(m.role + "|");
+    CHECK(row.at(2) == std::to_string(m.members));
+    CHECK(row.at(3) == text(m.train_accuracy));
+    CHECK(row.at(4) == text(m.test_accuracy));
+    CHECK(row.at(5) == text(m.sparsity));
+  }
+  // node,model,method,epsilon,accuracy; `secateurs attack` names the victim's two versions
+  // "dense" and "pruned"
+  const auto robustness = rows("robustness.csv", 0, 5);
+  std::map<std::string, std::string> measured;
+  for (const auto& [key, row] : robustness)
+    measured[row.at(1) + " " + row.at(2) + " " + row.at(3)] = row.at(4);
+  REQUIRE(direct.robustness.size() == 4);
+  for (const host::RobustnessRecord& r : direct.robustness) {
+    const std::string key = "victim " + r.model + " " + r.method + " " + text(r.epsilon);
+    REQUIRE_MESSAGE(measured.count(key) == 1, key);
+    CHECK(measured.at(key) == text(r.accuracy));
+  }
   CHECK(std::filesystem::exists(dir / "out" / "records.csv"));
 }
 

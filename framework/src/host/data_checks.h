@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "host/sha256.h"
 #include "secateurs/dataset.h"
 
 namespace secateurs::host {
@@ -16,5 +17,10 @@ SECATEURS_API void check_labeled_data(const LabeledData& data, const std::string
 // Several lines: examples, input shape and value range, mean and standard deviation,
 // examples per class.
 SECATEURS_API std::string summarize_labeled_data(const LabeledData& data);
+
+// Adds the data to `hash`: the input shape, the label count, then the bytes of the inputs
+// (float32) and labels (int64). What a cache keyed by data content hashes, so that a
+// changed dataset file is never mistaken for the one a stored result came from.
+SECATEURS_API void hash_labeled_data(Sha256& hash, const LabeledData& data);
 
 }  // namespace secateurs::host

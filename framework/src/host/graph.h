@@ -85,7 +85,8 @@ SECATEURS_API Graph validate_graph(const GraphSpec& spec, const Registry& regist
 struct GraphRunOptions {
   int jobs = 0;                  // nodes at once (0: one per core)
   std::filesystem::path output;  // records.csv and the reports land here (empty: nowhere)
-  std::string run_name;          // the store's record of this run (empty: none)
+  // The store's record of this run (empty: none), written before any node starts.
+  std::string run_name;
   // Progress: one line per node event; `terminal` redraws a status line with an ETA.
   std::function<void(const std::string&)> log;
   bool terminal = false;
@@ -95,7 +96,9 @@ struct GraphRunOptions {
 
 struct NodeRecord {
   std::string name, kind, label, key;
-  std::string status;  // "computed", "cached", "skipped" (stopped or after a failure), "failed"
+  // "computed", "cached", "written" (a report), "skipped" (stopped, after a failure, or a
+  // report without an output folder), "failed"
+  std::string status;
   double seconds = 0;
 };
 
@@ -104,6 +107,11 @@ struct GraphRunResult {
   bool stopped = false;
   double seconds = 0;
 };
+
+// Where a node that is not stored (a report) writes its files: `output`/<its name>, with
+// every character outside [A-Za-z0-9 ._#-] replaced, so no name leaves `output`.
+SECATEURS_API std::filesystem::path output_folder(const std::filesystem::path& output,
+                                                  const std::string& name);
 
 // Runs every node whose artifact is not in `store` yet. Writes `output`/records.csv
 // (atomically) whatever happens, then rethrows the first node's failure as an Error naming

@@ -53,6 +53,9 @@ struct NodeKind {
   // shadow count); may be empty.
   std::function<void(const Graph&, const GraphNode&, const Registry&)> check_inputs;
   std::function<void(NodeRun&)> run;
+  // false: a view of other nodes' results (a report), written to the run's output folder
+  // at every run instead of being stored and reused.
+  bool stored = true;
 };
 
 const std::vector<NodeKind>& node_kinds();
