@@ -514,14 +514,6 @@ at::Tensor read_scores(const std::filesystem::path& path) {
   return torch::tensor(values, torch::kFloat64);
 }
 
-bool defense_needs_scores(const AttackRunConfig& config, const Registry& registry) {
-  if (!config.pruning || !config.pruning->defense) return false;
-  return registry
-      .create<Defense>(split_qualified_name(config.pruning->defense->component).second,
-                       config.pruning->defense->params)
-      ->needs_memorization();
-}
-
 NodeKind prune_kind() {
   NodeKind kind;
   kind.name = "prune";
@@ -942,6 +934,14 @@ NodeKind report_kind() {
 }
 
 }  // namespace
+
+bool defense_needs_scores(const AttackRunConfig& config, const Registry& registry) {
+  if (!config.pruning || !config.pruning->defense) return false;
+  return registry
+      .create<Defense>(split_qualified_name(config.pruning->defense->component).second,
+                       config.pruning->defense->params)
+      ->needs_memorization();
+}
 
 const std::vector<NodeKind>& node_kinds() {
   static const std::vector<NodeKind> kinds = {plan_kind(),     train_kind(),  memorization_kind(),

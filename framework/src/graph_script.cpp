@@ -10,7 +10,6 @@
 #include "host/graph_nodes.h"
 #include "host/run_file.h"
 #include "secateurs/attack.h"
-#include "secateurs/defense.h"
 
 #ifndef SECATEURS_SOURCE_SCRIPT_DIR
 #define SECATEURS_SOURCE_SCRIPT_DIR ""
@@ -195,15 +194,7 @@ int core_needs_memorization(lua_State* L) {
   return lua_guarded(L, [L] {
     luaL_checktype(L, 1, LUA_TTABLE);
     const Registry& registry = *builder(L).registry;
-    const AttackRunConfig config = read_lua_recipe(L, 1, registry);
-    bool needs = false;
-    if (config.pruning && config.pruning->defense) {
-      needs = registry
-                  .create<Defense>(split_qualified_name(config.pruning->defense->component).second,
-                                   config.pruning->defense->params)
-                  ->needs_memorization();
-    }
-    lua_pushboolean(L, needs ? 1 : 0);
+    lua_pushboolean(L, defense_needs_scores(read_lua_recipe(L, 1, registry), registry) ? 1 : 0);
     return 1;
   });
 }

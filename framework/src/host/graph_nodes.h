@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "host/attack_run.h"
 #include "host/graph.h"
 
 namespace secateurs::host {
@@ -57,6 +58,9 @@ struct NodeKind {
   // at every run instead of being stored and reused.
   bool stored = true;
 };
+
+// Whether the recipe's defense (if any) needs memorization scores of its training sets.
+bool defense_needs_scores(const AttackRunConfig& config, const Registry& registry);
 
 const std::vector<NodeKind>& node_kinds();
 const NodeKind* find_node_kind(const std::string& name);
