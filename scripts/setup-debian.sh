@@ -11,8 +11,11 @@ packages=(
   cmake ninja-build g++ git
   # libraries
   libtorch-dev libyaml-cpp-dev libcli11-dev doctest-dev zlib1g-dev libtbb-dev
-  # Lua 5.4 built as C++ (liblua5.4-c++) for experiment scripts
-  liblua5.4-dev
+  # Lua 5.4 built as C++ (liblua5.4-c++) for experiment scripts; SQLite for each run's
+  # results database
+  liblua5.4-dev libsqlite3-dev
+  # the reports' figures (SVG and PNG)
+  gnuplot-nox
   # LibTorch's BLAS: OpenBLAS (pthreads). The reference BLAS is about ten times slower.
   libopenblas0-pthread
   # the default data: Fashion-MNIST in IDX gzip under /usr/share/datasets/fashion-mnist

@@ -26,6 +26,7 @@
 #include "host/loader.h"
 #include "host/nearest.h"
 #include "host/params_builder.h"
+#include "host/results_db.h"
 #include "host/runtime_info.h"
 #include "host/yaml_params.h"
 #include "new_plugin.h"
@@ -302,6 +303,19 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--dry-run", run_options.dry_run,
                     "Validate, then list the nodes and which the store already has");
   bool list_kinds = false;
+  // `results export`: the results database of a run's output folder as CSV or JSON.
+  CLI::App* results_cmd = app.add_subcommand("results", "Read a run's results database");
+  results_cmd->require_subcommand(1);
+  CLI::App* export_cmd = results_cmd->add_subcommand(
+      "export", "Write every table of a run's results.sqlite as CSV files or one JSON file");
+  std::string results_path, results_format = "csv", results_to;
+  export_cmd->add_option("run", results_path, "a run's output folder, or its results.sqlite")
+      ->required();
+  export_cmd->add_option("--format", results_format, "csv (one file per table) or json")
+      ->check(CLI::IsMember({"csv", "json"}));
+  export_cmd->add_option("--to", results_to,
+                         "csv: a folder (default <run>/export); json: a file, or - for standard "
+                         "output (the default)");
   run_cmd->add_flag("--kinds", list_kinds, "List the node kinds and their inputs, then exit");
   cli::CacheOptions cache_options;
   CLI::App* cache_cmd = cli::add_cache_command(app, cache_options);
@@ -321,6 +335,20 @@ int main(int argc, char** argv) {
       return cli::write_plugin_skeleton(kind_named(kind_text), plugin_name, directory, std::cout);
     }
     if (*info_cmd) return info(plugin_paths);
+    if (*results_cmd) {
+      std::filesystem::path database = results_path;
+      if (std::filesystem::is_directory(database)) database /= "results.sqlite";
+      std::filesystem::path to = results_to;
+      if (to.empty()) {
+        to = results_format == "csv" ? database.parent_path() / "export" : "-";
+      }
+      host::export_results(database, results_format, to, std::cout);
+      if (results_format == "csv") {
+        std::cerr << "wrote " << host::results_tables().size() << " tables to " << to.string()
+                  << "\n";
+      }
+      return kOk;
+    }
     if (*cache_cmd) return cli::cache(cache_options, std::cout, std::cerr);
 
     Registry registry;
@@ -344,6 +372,17 @@ int main(int argc, char** argv) {
       if (run_options.file.empty()) {
         std::cerr << "secateurs run: FILE is required (a .lua script or a .yaml experiment)\n";
         return kUsage;
+      }
+      for (int i = 0; i < argc; ++i) {
+        const std::string arg = i == 0 ? std::string("secateurs") : std::string(argv[i]);
+        // Quoted for a POSIX shell where needed, so the command can be pasted back.
+        std::string word = arg;
+        if (arg.empty() || arg.find_first_of(" \t'\"$\\*?;&|<>()") != std::string::npos) {
+          word = "'";
+          for (const char ch : arg) word += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+          word += "'";
+        }
+        run_options.command_line += (i ? " " : "") + word;
       }
       return cli::run(registry, run_options, std::cout);
     }

@@ -5,12 +5,14 @@
 #include <atomic>
 #include <cctype>
 #include <csignal>
+#include <ctime>
 #include <iostream>
 #include <optional>
 
 #include "host/artifact_store.h"
 #include "host/graph.h"
 #include "host/graph_script.h"
+#include "host/results_db.h"
 #include "host/run_text.h"
 #include "host/sha256.h"
 
@@ -52,6 +54,16 @@ std::string run_name(const std::filesystem::path& output) {
   }
   if (safe.empty()) safe = "run";
   return safe + "-" + host::sha256_hex(absolute.string()).substr(0, 12);
+}
+
+// Now, in UTC, as ISO 8601: "2026-11-29T23:54:09Z".
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
 }
 
 }  // namespace
@@ -100,6 +112,29 @@ int run(const host::Registry& registry, const RunCommandOptions& options, std::o
     }
   };
   run_options.stop = &stop_requested;
+  host::RunSummary summary;
+  summary.started = utc_now();
+  summary.jobs = options.jobs;
+  summary.store = options.store.string();
+  summary.provenance = {
+      {"command", options.command_line},
+      {"started", summary.started},
+      {"store", options.store.string()},
+      {"jobs", options.jobs == 0 ? "one per core" : std::to_string(options.jobs)}};
+  run_options.provenance = summary.provenance;
+  const std::filesystem::path database = output / "results.sqlite";
+  run_options.finished = [&](const host::GraphRunResult& finished, const std::string& failure) {
+    summary.status = !failure.empty()   ? "failed: " + failure
+                     : finished.stopped ? std::string("stopped")
+                                        : std::string("completed");
+    try {
+      host::record_run_results(database, summary, graph, finished, registry,
+                               [&](const std::string& key) { return store.find(key); });
+    } catch (const std::exception& e) {
+      if (failure.empty()) throw;
+      std::cerr << "secateurs: the results database was not written: " << e.what() << "\n";
+    }
+  };
   host::GraphRunResult result;
   {
     const InterruptHandled interrupt;
@@ -113,16 +148,16 @@ int run(const host::Registry& registry, const RunCommandOptions& options, std::o
   }
   out << computed << " computed, " << cached << " from the store, in "
       << host::fixed(result.seconds, 1) << " s; records in " << (output / "records.csv").string()
-      << "\n";
+      << ", results in " << database.string() << "\n";
   if (result.stopped) {
     out << "stopped: rerun the same command to resume where it stopped\n";
     return 130;
   }
   for (const host::GraphNode& node : graph.nodes) {
     if (node.kind != "report") continue;
-    const std::filesystem::path summary =
-        host::output_folder(output, node.names.front()) / "summary.txt";
-    out << "report: " << summary.string() << "\n";
+    const std::filesystem::path folder = host::output_folder(output, node.names.front());
+    out << "report: " << (folder / "index.html").string()
+        << " (tables: " << (folder / "summary.txt").string() << ")\n";
   }
   return 0;
 }

@@ -16,6 +16,7 @@ struct RunCommandOptions {
   int jobs = 0;                  // nodes at once; 0: one per core
   bool dry_run = false;          // validate, then list the nodes and what the store has
   bool progress = true;          // a redrawn status line when stderr is a terminal
+  std::string command_line;      // as typed, for the results database and reports
 };
 
 // Returns the exit code: 0 done, 130 stopped by Ctrl-C (the store keeps every finished

@@ -237,6 +237,7 @@ Graph validate_graph(const GraphSpec& spec, const Registry& registry) {
     built.where = node.where;
     built.label = prepared[i].label;
     built.config = prepared[i].config;
+    built.parameters = prepared[i].canonical;
     KeyBuilder key;
     key.add("secateurs-node 1").add(node.kind).add(prepared[i].canonical);
     // A new framework or LibTorch may compute a node otherwise: its results are not reused.
@@ -431,9 +432,14 @@ GraphRunResult run_graph(const Graph& graph, const Registry& registry, ArtifactS
         const std::filesystem::path folder = output_folder(options.output, node.names.front());
         std::filesystem::create_directories(folder);
         progress.started(i);
-        NodeRun run{graph, node, registry, folder, artifact, data, [&](const std::string& text) {
-                      progress.note(i, text);
-                    }};
+        NodeRun run{graph,
+                    node,
+                    registry,
+                    folder,
+                    artifact,
+                    data,
+                    [&](const std::string& text) { progress.note(i, text); },
+                    &options.provenance};
         kind.run(run);
         const std::lock_guard lock(mutex);
         folders[i] = folder;
@@ -457,10 +463,14 @@ GraphRunResult run_graph(const Graph& graph, const Registry& registry, ArtifactS
         for (const std::size_t input : inputs) meta.inputs.push_back(graph.nodes[input].key);
       }
       PendingArtifact pending = store.begin(node.key, meta);
-      NodeRun run{
-          graph, node, registry, pending.folder(), artifact, data, [&](const std::string& text) {
-            progress.note(i, text);
-          }};
+      NodeRun run{graph,
+                  node,
+                  registry,
+                  pending.folder(),
+                  artifact,
+                  data,
+                  [&](const std::string& text) { progress.note(i, text); },
+                  &options.provenance};
       kind.run(run);
       const std::filesystem::path committed = pending.commit();
       const double seconds = seconds_since(begin);
@@ -521,6 +531,19 @@ GraphRunResult run_graph(const Graph& graph, const Registry& registry, ArtifactS
   if (!options.output.empty()) {
     std::filesystem::create_directories(options.output);
     write_file_atomically(options.output / "records.csv", records_csv(result.records));
+  }
+  if (options.finished) {
+    std::string why;
+    if (failed) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        why = failure_where + ": " + e.what();
+      } catch (...) {
+        why = failure_where;
+      }
+    }
+    options.finished(result, why);
   }
   if (failed) {
     try {

@@ -1,23 +1,29 @@
 #include "host/graph_nodes.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "host/atomic_file.h"
 #include "host/attack_run.h"
 #include "host/checkpoint.h"
 #include "host/data_checks.h"
+#include "host/fingerprint.h"
 #include "host/nearest.h"
 #include "host/pruning.h"
+#include "host/report.h"
 #include "host/run_file.h"
 #include "host/run_text.h"
+#include "host/runtime_info.h"
 #include "secateurs/attack.h"
 #include "secateurs/defense.h"
 #include "secateurs/random.h"
+#include "secateurs/version.h"
 
 namespace secateurs::host {
 
@@ -848,6 +854,96 @@ NodeKind evaluate_kind() {
   return kind;
 }
 
+// The recipe a node was declared with; null for a report.
+std::shared_ptr<const Recipe> recipe_of(const GraphNode& node) {
+  if (node.kind == "plan") return config_of<PlanConfig>(node).recipe;
+  if (node.kind == "train" || node.kind == "memorization") {
+    return config_of<ModelConfig>(node).recipe;
+  }
+  if (node.kind == "prune" || node.kind == "robustness") {
+    return config_of<RecipeConfig>(node).recipe;
+  }
+  if (node.kind == "attack") return config_of<AttackConfig>(node).recipe;
+  return nullptr;
+}
+
+// "defense.swmr" -> "swmr"
+std::string short_name(const std::string& component) {
+  const std::size_t dot = component.find('.');
+  return dot == std::string::npos ? component : component.substr(dot + 1);
+}
+
+// A model node (train or prune) as a report shows it. Recipes are shared between worker
+// threads, so they are read through const nodes only (a non-const lookup would insert).
+ReportModel report_model(const NodeRun& run, std::size_t index, const std::string& name) {
+  const GraphNode& node = run.graph.nodes[index];
+  const std::filesystem::path dir = run.artifact(index);
+  const Record record = read_record(dir / "record.txt");
+  ReportModel model;
+  model.name = name;
+  model.label = node.label;
+  model.role = record.at("role");
+  model.members = record.at("members");
+  model.train_accuracy = record.at("train_accuracy");
+  model.test_accuracy = record.at("test_accuracy");
+  model.sparsity = record.at("sparsity");
+  const YAML::Node& root = recipe_of(node)->root;
+  const auto stops_early = [](const YAML::Node& trainer) {
+    return trainer && trainer["patience"] && trainer["patience"].as<int>() > 0;
+  };
+  bool early = stops_early(root["trainer"]);
+  if (node.kind == "prune") {
+    const YAML::Node pruning = root["pruning"];
+    const YAML::Node schedule = pruning["schedule"];
+    const std::string kind =
+        schedule && schedule["schedule"] ? schedule["schedule"].Scalar() : "iterative";
+    std::istringstream rounds(read_file(dir / "rounds.csv"));
+    std::string line;
+    std::getline(rounds, line);  // round,requested_sparsity,sparsity,test_accuracy,kept
+    while (std::getline(rounds, line)) {
+      const bool kept = !line.empty() && line.back() == '1';
+      if (kept && std::stoi(line.substr(0, line.find(','))) >= 1) ++model.rounds;
+    }
+    model.pruning =
+        short_name(pruning["pruner"]["component"].Scalar()) + ", " +
+        (kind == "one_shot" ? std::string("one-shot") : kind + " x" + std::to_string(model.rounds));
+    if (pruning["defense"]) model.defense = short_name(pruning["defense"]["component"].Scalar());
+    early = early || stops_early(pruning["finetune"]);
+  }
+  if (model.defense == "none" && early) model.defense = "early stopping";
+  return model;
+}
+
+// What every report of a run shows of its provenance beyond what the command line gives.
+std::vector<std::pair<std::string, std::string>> run_provenance(const Graph& graph,
+                                                                const Registry& registry) {
+  std::set<std::uint64_t> seeds;
+  for (const GraphNode& node : graph.nodes) {
+    if (node.kind == "plan") seeds.insert(config_of<PlanConfig>(node).recipe->config.run.seed);
+  }
+  std::string seed_list, plugins;
+  for (const std::uint64_t seed : seeds) {
+    seed_list += (seed_list.empty() ? "" : ", ") + std::to_string(seed);
+  }
+  std::set<std::string> libraries;
+  for (const RegisteredComponent* component : registry.components()) {
+    libraries.insert(component->library->plugin_name + " " + component->library->plugin_version);
+  }
+  for (const std::string& library : libraries) plugins += (plugins.empty() ? "" : ", ") + library;
+  const BlasInfo blas = loaded_blas();
+  std::string blas_text = blas.library.empty()
+                              ? std::string("none loaded")
+                              : std::filesystem::path(blas.library).filename().string();
+  if (blas.is_openblas) blas_text += " (OpenBLAS, " + blas.core + ")";
+  return {{"graph", graph.source + " (" + std::to_string(graph.nodes.size()) + " nodes)"},
+          {"seeds", seed_list.empty() ? "-" : seed_list},
+          {"secateurs", SECATEURS_VERSION_STRING},
+          {"LibTorch", TORCH_VERSION},
+          {"BLAS", blas_text},
+          {"build fingerprint", host_fingerprint()},
+          {"plugins", plugins}};
+}
+
 NodeKind report_kind() {
   NodeKind kind;
   kind.name = "report";
@@ -876,14 +972,23 @@ NodeKind report_kind() {
   kind.stored = false;
   kind.run = [](NodeRun& run) {
     const ReportConfig& config = config_of<ReportConfig>(run.node);
-    std::ostringstream models, attacks, robustness, evaluations, summary;
-    models << "node,model,members,train_accuracy,test_accuracy,sparsity\n";
-    attacks << "node,target,attack,balanced_accuracy,auc,auc_low,auc_high,tpr_at_1pct,"
-               "tpr_at_0.1pct\n";
-    robustness << "node,model,method,epsilon,accuracy\n";
-    evaluations << "node,model,member_accuracy,non_member_accuracy\n";
-    summary << config.title << "\n\n";
-    std::string model_lines, attack_lines;
+    ReportContent content;
+    content.title = config.title;
+    if (run.provenance != nullptr) content.provenance = *run.provenance;
+    for (auto& entry : run_provenance(run.graph, run.registry)) {
+      content.provenance.push_back(std::move(entry));
+    }
+    std::map<std::string, std::vector<std::string>> recipes;  // YAML -> node names
+    std::vector<std::string> recipe_order;
+    const auto note_recipe = [&](std::size_t index, const std::string& name) {
+      const std::shared_ptr<const Recipe> recipe = recipe_of(run.graph.nodes[index]);
+      if (!recipe) return;
+      YAML::Emitter yaml;
+      yaml << recipe->root;
+      const std::string text = yaml.c_str();
+      if (recipes.count(text) == 0) recipe_order.push_back(text);
+      recipes[text].push_back(name);
+    };
     const std::vector<std::size_t>& inputs = inputs_of(run.node, "of");
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       const std::size_t index = inputs[k];
@@ -891,44 +996,43 @@ NodeKind report_kind() {
       const std::filesystem::path dir = run.artifact(index);
       const std::string& name = k < config.names.size() ? config.names[k] : node.names.front();
       if (node.kind == "train" || node.kind == "prune") {
-        const Record r = read_record(dir / "record.txt");
-        models << name << ',' << r.at("role") << ',' << r.at("members") << ','
-               << r.at("train_accuracy") << ',' << r.at("test_accuracy") << ',' << r.at("sparsity")
-               << '\n';
-        model_lines += "  " + name + " (" + node.label + "): train " +
-                       fixed(std::stod(r.at("train_accuracy")) * 100, 2) + " %, test " +
-                       fixed(std::stod(r.at("test_accuracy")) * 100, 2) + " %, sparsity " +
-                       fixed(std::stod(r.at("sparsity")), 3) + "\n";
+        content.models.push_back(report_model(run, index, name));
+        note_recipe(index, name);
       } else if (node.kind == "attack") {
-        const Record r = read_record(dir / "metrics.txt");
-        const std::string target = run.graph.nodes[input_of(node, "target")].names.front();
-        attacks << name << ',' << target << ",\"" << r.at("attack") << "\","
-                << r.at("balanced_accuracy") << ',' << r.at("auc") << ',' << r.at("auc_low") << ','
-                << r.at("auc_high") << ',' << r.at("tpr_at_1pct") << ',' << r.at("tpr_at_0.1pct")
-                << '\n';
-        attack_lines += "  " + r.at("attack") + " on " + target + ": AUC " +
-                        fixed(std::stod(r.at("auc")), 4) + " [" +
-                        fixed(std::stod(r.at("auc_low")), 4) + ", " +
-                        fixed(std::stod(r.at("auc_high")), 4) + "], TPR at 1% FPR " +
-                        fixed(std::stod(r.at("tpr_at_1pct")) * 100, 2) + " %\n";
+        ReportAttack attack;
+        attack.name = name;
+        const Record metrics = read_record(dir / "metrics.txt");
+        attack.attack = metrics.at("attack");
+        for (const auto& [key, value] : metrics) {
+          if (key != "attack") attack.metrics.emplace_back(key, value);
+        }
+        attack.roc = dir / "roc.csv";
+        const std::size_t target = input_of(node, "target");
+        attack.target = report_model(run, target, run.graph.nodes[target].names.front());
+        content.attacks.push_back(std::move(attack));
+        note_recipe(index, name);
       } else if (node.kind == "robustness") {
+        const std::size_t model = input_of(node, "model");
+        const ReportModel measured = report_model(run, model, run.graph.nodes[model].names.front());
         std::istringstream lines(read_file(dir / "robustness.csv"));
         std::string line;
-        std::getline(lines, line);
-        while (std::getline(lines, line)) robustness << name << ',' << line << '\n';
+        std::getline(lines, line);  // model,method,epsilon,accuracy
+        while (std::getline(lines, line)) {
+          std::vector<std::string> fields;
+          std::istringstream split(line);
+          for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
+          if (fields.size() != 4) continue;
+          content.robustness.push_back(
+              {name, measured, fields[0], fields[1], fields[2], fields[3]});
+        }
       } else if (node.kind == "evaluate") {
         const Record r = read_record(dir / "evaluation.txt");
-        evaluations << name << ',' << r.at("model") << ',' << r.at("member_accuracy") << ','
-                    << r.at("non_member_accuracy") << '\n';
+        content.evaluations.push_back(
+            {name, r.at("model"), r.at("member_accuracy"), r.at("non_member_accuracy")});
       }
     }
-    if (!model_lines.empty()) summary << "Models\n" << model_lines << "\n";
-    if (!attack_lines.empty()) summary << "Attacks\n" << attack_lines << "\n";
-    write(run.output / "summary.txt", summary.str());
-    write(run.output / "models.csv", models.str());
-    write(run.output / "attacks.csv", attacks.str());
-    write(run.output / "robustness.csv", robustness.str());
-    write(run.output / "evaluations.csv", evaluations.str());
+    for (const std::string& text : recipe_order) content.recipes.emplace_back(text, recipes[text]);
+    write_report(content, run.output, run.status);
   };
   return kind;
 }
@@ -941,6 +1045,67 @@ bool defense_needs_scores(const AttackRunConfig& config, const Registry& registr
       .create<Defense>(split_qualified_name(config.pruning->defense->component).second,
                        config.pruning->defense->params)
       ->needs_memorization();
+}
+
+std::vector<std::pair<std::string, double>> node_metrics(const GraphNode& node,
+                                                         const std::filesystem::path& folder) {
+  std::vector<std::pair<std::string, double>> metrics;
+  const auto add = [&](const std::string& name, const std::string& text) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end != nullptr && *end == '\0') metrics.emplace_back(name, value);
+  };
+  const auto add_record = [&](const std::filesystem::path& file) {
+    for (const auto& [key, value] : read_record(file)) add(key, value);
+  };
+  // Rows of a CSV file without quoted fields, header first.
+  const auto rows = [](const std::filesystem::path& file) {
+    std::vector<std::vector<std::string>> out;
+    std::istringstream lines(read_file(file));
+    std::string line;
+    std::getline(lines, line);
+    while (std::getline(lines, line)) {
+      std::vector<std::string> fields;
+      std::istringstream split(line);
+      for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
+      out.push_back(std::move(fields));
+    }
+    return out;
+  };
+  if (node.kind == "train" || node.kind == "prune") {
+    add_record(folder / "record.txt");
+  }
+  if (node.kind == "prune") {
+    // round,requested_sparsity,sparsity,test_accuracy,kept
+    for (const auto& row : rows(folder / "rounds.csv")) {
+      if (row.size() < 5) continue;
+      add("round " + row[0] + " sparsity", row[2]);
+      add("round " + row[0] + " test_accuracy", row[3]);
+      add("round " + row[0] + " kept", row[4]);
+    }
+    for (const auto& row : rows(folder / "defense.csv")) {
+      if (row.size() == 2) add("defense " + row[0], row[1]);
+    }
+  } else if (node.kind == "attack") {
+    add_record(folder / "metrics.txt");
+  } else if (node.kind == "robustness") {
+    // model,method,epsilon,accuracy
+    for (const auto& row : rows(folder / "robustness.csv")) {
+      if (row.size() == 4) add(row[1] + " eps " + row[2] + " accuracy", row[3]);
+    }
+  } else if (node.kind == "evaluate") {
+    add_record(folder / "evaluation.txt");
+  }
+  return metrics;
+}
+
+std::optional<std::uint64_t> node_seed(const Graph& graph, std::size_t index) {
+  for (;;) {
+    const GraphNode& node = graph.nodes[index];
+    if (node.kind == "plan") return config_of<PlanConfig>(node).recipe->config.run.seed;
+    if (node.inputs.empty() || node.inputs.front().second.empty()) return std::nullopt;
+    index = node.inputs.front().second.front();
+  }
 }
 
 const std::vector<NodeKind>& node_kinds() {

@@ -60,6 +60,7 @@ struct GraphNode {
   // Input slot -> the indices of its nodes in Graph::nodes (all earlier than this one).
   std::vector<std::pair<std::string, std::vector<std::size_t>>> inputs;
   std::string key;                     // 64 hexadecimal digits
+  std::string parameters;              // what the key hashes of the node itself, one per line
   std::shared_ptr<const void> config;  // the kind's validated configuration
 };
 
@@ -82,6 +83,8 @@ SECATEURS_API void check_node(const NodeSpec& node, const Registry& registry);
 // with equal keys. Throws ConfigError listing every problem, each with its node's place.
 SECATEURS_API Graph validate_graph(const GraphSpec& spec, const Registry& registry);
 
+struct GraphRunResult;
+
 struct GraphRunOptions {
   int jobs = 0;                  // nodes at once (0: one per core)
   std::filesystem::path output;  // records.csv and the reports land here (empty: nowhere)
@@ -92,6 +95,12 @@ struct GraphRunOptions {
   bool terminal = false;
   // When set (Ctrl-C), no node starts any more; running nodes finish and are kept.
   const std::atomic<bool>* stop = nullptr;
+  // What a report shows of the run (command, start time, ...), in order.
+  std::vector<std::pair<std::string, std::string>> provenance;
+  // Called once every node has finished or been skipped, after records.csv, with why the
+  // run failed ("" when it did not); an exception from it is the run's when nothing
+  // failed before.
+  std::function<void(const GraphRunResult&, const std::string& failure)> finished;
 };
 
 struct NodeRecord {

@@ -2,11 +2,14 @@
 // and computes. Internal to the graph; a script sees them through scripts/secateurs.lua.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "host/attack_run.h"
@@ -41,6 +44,8 @@ struct NodeRun {
   std::function<std::filesystem::path(std::size_t)> artifact;
   DataCache& data;
   std::function<void(const std::string&)> status;
+  // The run's provenance, for reports (null: none given).
+  const std::vector<std::pair<std::string, std::string>>* provenance = nullptr;
 };
 
 struct NodeKind {
@@ -61,6 +66,16 @@ struct NodeKind {
 
 // Whether the recipe's defense (if any) needs memorization scores of its training sets.
 bool defense_needs_scores(const AttackRunConfig& config, const Registry& registry);
+
+// Every number a node's artifact folder holds, named as the results database stores them:
+// a model's record (accuracies, sparsity), each pruning round's ("round 3 sparsity"), a
+// defense's measurements ("defense epsilon"), an attack's metrics, robust accuracies
+// ("pgd eps 0.03 accuracy"), an evaluation's. Empty for plans, scores and reports.
+std::vector<std::pair<std::string, double>> node_metrics(const GraphNode& node,
+                                                         const std::filesystem::path& folder);
+
+// The seed of the plan a node descends from (the recipe's seed), if it has a plan.
+std::optional<std::uint64_t> node_seed(const Graph& graph, std::size_t index);
 
 const std::vector<NodeKind>& node_kinds();
 const NodeKind* find_node_kind(const std::string& name);
