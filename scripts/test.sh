@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup-debian.sh
+# Chromium and its driver for the test that opens the HTML report in a browser.
+scripts/setup-debian.sh chromium chromium-driver python3
 
 jobs=$(nproc)
 echo "== build (Release, warnings are errors)"
