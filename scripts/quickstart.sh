@@ -25,9 +25,9 @@ start=$(date +%s)
 "$secateurs" run experiments/quickstart.lua --output runs/quickstart
 echo
 # The first table of the report: the strongest attack on each model.
-sed '/^$/q' runs/quickstart/report/summary.txt | head -1
-sed -n '3,/^$/p' runs/quickstart/report/summary.txt
+head -1 runs/quickstart/report/summary.txt
 echo
+sed -n '3,/^$/p' runs/quickstart/report/summary.txt
 echo "quickstart experiment: $(( $(date +%s) - start )) s"
 echo "report: runs/quickstart/report/index.html (figures in runs/quickstart/report/figures,"
 echo "        tables in runs/quickstart/report/*.csv, database runs/quickstart/results.sqlite)"

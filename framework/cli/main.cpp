@@ -11,11 +11,13 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <string_view>
 
 #include "attack_command.h"
 #include "cache_command.h"
@@ -375,9 +377,14 @@ int main(int argc, char** argv) {
       }
       for (int i = 0; i < argc; ++i) {
         const std::string arg = i == 0 ? std::string("secateurs") : std::string(argv[i]);
-        // Quoted for a POSIX shell where needed, so the command can be pasted back.
+        // Single-quoted for a POSIX shell unless every character is plainly safe, so the
+        // recorded command can be pasted back as it was typed.
+        const bool plain = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
+                 std::string_view("_./:=,+@%-").find(ch) != std::string_view::npos;
+        });
         std::string word = arg;
-        if (arg.empty() || arg.find_first_of(" \t'\"$\\*?;&|<>()") != std::string::npos) {
+        if (!plain) {
           word = "'";
           for (const char ch : arg) word += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
           word += "'";

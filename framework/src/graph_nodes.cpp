@@ -873,14 +873,13 @@ std::string short_name(const std::string& component) {
   return dot == std::string::npos ? component : component.substr(dot + 1);
 }
 
-// A model node (train or prune) as a report shows it. Recipes are shared between worker
-// threads, so they are read through const nodes only (a non-const lookup would insert).
-ReportModel report_model(const NodeRun& run, std::size_t index, const std::string& name) {
+ReportModel report_model_from(const NodeRun& run, std::size_t index,
+                              const std::function<std::string(std::size_t)>& name_of,
+                              const std::filesystem::path& dir) {
   const GraphNode& node = run.graph.nodes[index];
-  const std::filesystem::path dir = run.artifact(index);
   const Record record = read_record(dir / "record.txt");
   ReportModel model;
-  model.name = name;
+  model.name = name_of(index);
   model.label = node.label;
   model.role = record.at("role");
   model.members = record.at("members");
@@ -904,14 +903,39 @@ ReportModel report_model(const NodeRun& run, std::size_t index, const std::strin
       const bool kept = !line.empty() && line.back() == '1';
       if (kept && std::stoi(line.substr(0, line.find(','))) >= 1) ++model.rounds;
     }
+    const YAML::Node pruner = pruning["pruner"];
+    model.pruner = short_name(pruner["component"].Scalar());
     model.pruning =
-        short_name(pruning["pruner"]["component"].Scalar()) + ", " +
+        model.pruner + ", " +
         (kind == "one_shot" ? std::string("one-shot") : kind + " x" + std::to_string(model.rounds));
-    if (pruning["defense"]) model.defense = short_name(pruning["defense"]["component"].Scalar());
+    const YAML::Node defense = pruning["defense"];
+    if (defense) model.defense = short_name(defense["component"].Scalar());
+    // The dense model it was pruned from (through earlier prune nodes).
+    std::size_t source = input_of(node, "model");
+    while (run.graph.nodes[source].kind == "prune")
+      source = input_of(run.graph.nodes[source], "model");
+    model.dense = name_of(source);
     early = early || stops_early(pruning["finetune"]);
   }
   if (model.defense == "none" && early) model.defense = "early stopping";
   return model;
+}
+
+// A model node (train or prune) as a report shows it. Recipes are shared between worker
+// threads, so they are read through const nodes only (a non-const lookup would insert).
+ReportModel report_model(const NodeRun& run, std::size_t index,
+                         const std::function<std::string(std::size_t)>& name_of) {
+  const GraphNode& node = run.graph.nodes[index];
+  const std::filesystem::path dir = run.artifact(index);
+  try {
+    return report_model_from(run, index, name_of, dir);
+  } catch (const std::out_of_range& e) {
+    throw Error("report: " + node.names.front() + ": " + dir.string() +
+                " lacks a field the report needs (" + e.what() + ")");
+  } catch (const std::invalid_argument& e) {
+    throw Error("report: " + node.names.front() + ": " + dir.string() +
+                " holds a field that is not a number (" + e.what() + ")");
+  }
 }
 
 // What every report of a run shows of its provenance beyond what the command line gives.
@@ -990,13 +1014,26 @@ NodeKind report_kind() {
       recipes[text].push_back(name);
     };
     const std::vector<std::size_t>& inputs = inputs_of(run.node, "of");
+    // One name per node, wherever it appears (a model, an attack's target): the report's
+    // own name for it when it is one of its inputs, else its first declared name.
+    std::map<std::size_t, std::string> names;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      names.emplace(inputs[k], k < config.names.size() ? config.names[k]
+                                                       : run.graph.nodes[inputs[k]].names.front());
+    }
+    const auto name_of = [&](std::size_t index) {
+      const auto found = names.find(index);
+      return found != names.end() ? found->second : run.graph.nodes[index].names.front();
+    };
+    std::set<std::size_t> seen;
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       const std::size_t index = inputs[k];
+      if (!seen.insert(index).second) continue;  // given twice, under two names: once
       const GraphNode& node = run.graph.nodes[index];
       const std::filesystem::path dir = run.artifact(index);
-      const std::string& name = k < config.names.size() ? config.names[k] : node.names.front();
+      const std::string name = name_of(index);
       if (node.kind == "train" || node.kind == "prune") {
-        content.models.push_back(report_model(run, index, name));
+        content.models.push_back(report_model(run, index, name_of));
         note_recipe(index, name);
       } else if (node.kind == "attack") {
         ReportAttack attack;
@@ -1008,12 +1045,12 @@ NodeKind report_kind() {
         }
         attack.roc = dir / "roc.csv";
         const std::size_t target = input_of(node, "target");
-        attack.target = report_model(run, target, run.graph.nodes[target].names.front());
+        attack.target = report_model(run, target, name_of);
         content.attacks.push_back(std::move(attack));
         note_recipe(index, name);
       } else if (node.kind == "robustness") {
         const std::size_t model = input_of(node, "model");
-        const ReportModel measured = report_model(run, model, run.graph.nodes[model].names.front());
+        const ReportModel measured = report_model(run, model, name_of);
         std::istringstream lines(read_file(dir / "robustness.csv"));
         std::string line;
         std::getline(lines, line);  // model,method,epsilon,accuracy

@@ -10,7 +10,9 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -82,11 +84,14 @@ double value_of(const std::string& text) {
   }
 }
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+std::string csv_quoted(const std::string& text) {
   std::string quoted = "\"";
   for (const char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
   return quoted + "\"";
+}
+
+std::string csv_field(const std::string& text) {
+  return text.find_first_of(",\"\n\r") == std::string::npos ? text : csv_quoted(text);
 }
 
 std::string percent(const std::string& fraction, int digits = 2) {
@@ -119,15 +124,32 @@ struct Figure {
   std::vector<Curve> curves;
 };
 
-// gnuplot's string syntax: double quotes with backslash escapes; "noenhanced" keeps
-// underscores literal.
+// A gnuplot string: single-quoted, because gnuplot runs `backquoted` commands inside
+// double quotes, and names come from the experiment's script. Line breaks would end the
+// command, so they become spaces. "noenhanced" keeps underscores literal.
 std::string gp_string(const std::string& text) {
-  std::string out = "\"";
+  std::string out = "'";
   for (const char ch : text) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += ch == '\n' ? ' ' : ch;
+    if (ch == '\'') {
+      out += "''";
+    } else {
+      out += ch == '\n' || ch == '\r' ? ' ' : ch;
+    }
   }
+  return out + "'";
+}
+
+// A label inside a datablock line: double-quoted there (no command runs in data), without
+// the characters that would end it.
+std::string gp_label(const std::string& text) {
+  std::string out = "\"";
+  for (const char ch : text) out += ch == '"' || ch == '\n' || ch == '\r' ? ' ' : ch;
   return out + "\"";
+}
+
+// x values of replicates (seeds) differ in the last digits: points are grouped at 1e-3.
+double grouped_x(double x) {
+  return std::round(x * 1000) / 1000;
 }
 
 std::string gp_number(double value) {
@@ -139,8 +161,8 @@ std::string gp_number(double value) {
 
 std::string figure_script(const Figure& figure) {
   std::ostringstream gp, plots;
-  gp << "# " << figure.title << "\n# secateurs report figure: gnuplot " << figure.name
-     << ".gp draws " << figure.name << ".svg and " << figure.name << ".png\n";
+  gp << "# secateurs report figure: gnuplot " << figure.name << ".gp draws " << figure.name
+     << ".svg and " << figure.name << ".png\n";
   std::size_t block = 0;
   std::vector<std::string> commands;
   if (figure.log_axes) {
@@ -165,8 +187,8 @@ std::string figure_script(const Figure& figure) {
     gp << "$p" << s << " << EOD\n";
     for (const Point& p : figure.points) {
       if (p.series != series[s] || !std::isfinite(p.x) || !std::isfinite(p.y)) continue;
-      by_x[p.x].push_back(p.y);
-      gp << gp_number(p.x) << ' ' << gp_number(p.y) << ' ' << gp_string(p.label) << '\n';
+      by_x[grouped_x(p.x)].push_back(p.y);
+      gp << gp_number(p.x) << ' ' << gp_number(p.y) << ' ' << gp_label(p.label) << '\n';
     }
     gp << "EOD\n";
     const bool replicated = std::any_of(by_x.begin(), by_x.end(),
@@ -206,6 +228,7 @@ std::string figure_script(const Figure& figure) {
   if (figure.log_axes)
     gp << "set logscale xy\nset format x \"10^{%L}\"\nset format y \"10^{%L}\"\n";
   if (figure.integer_x) gp << "set xtics 1\n";
+  gp << "set datafile missing 'nan'\n";
   if (!figure.xrange.empty()) gp << "set xrange " << figure.xrange << "\n";
   if (!figure.yrange.empty()) gp << "set yrange " << figure.yrange << "\n";
   plots << "plot ";
@@ -236,9 +259,16 @@ std::string run_gnuplot(const std::filesystem::path& folder, const std::string& 
   std::string program = "gnuplot";
   std::string argument = script;
   char* argv[] = {program.data(), argument.data(), nullptr};
+  // Its own process group: a Ctrl-C on the terminal asks the run to stop after its running
+  // nodes, and must not kill the figure a report is drawing.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv, environ);
+  const int spawned = posix_spawnp(&pid, "gnuplot", &actions, &attributes, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (spawned == ENOENT) return "missing";
   if (spawned != 0) return std::string("gnuplot could not start: ") + std::strerror(spawned);
   int status = 0;
@@ -298,6 +328,12 @@ std::string series_of(const ReportModel& model) {
   return model.pruning + (model.defense == "none" ? "" : ", " + model.defense);
 }
 
+// A metric for ranking: one that was not measured (NaN) ranks below every number.
+double ranked(const std::string& text) {
+  const double value = value_of(text);
+  return std::isnan(value) ? -std::numeric_limits<double>::infinity() : value;
+}
+
 // The strongest attack on each target: the highest AUC, and the highest TPR at 1 % FPR.
 struct Strongest {
   const ReportAttack* by_auc = nullptr;
@@ -313,10 +349,10 @@ std::vector<std::pair<std::string, Strongest>> strongest_attacks(const ReportCon
       out.emplace_back(a.target.name, Strongest{&a, &a});
       continue;
     }
-    if (value_of(a.metric("auc")) > value_of(it->second.by_auc->metric("auc"))) {
+    if (ranked(a.metric("auc")) > ranked(it->second.by_auc->metric("auc"))) {
       it->second.by_auc = &a;
     }
-    if (value_of(a.metric("tpr_at_1pct")) > value_of(it->second.by_tpr->metric("tpr_at_1pct"))) {
+    if (ranked(a.metric("tpr_at_1pct")) > ranked(it->second.by_tpr->metric("tpr_at_1pct"))) {
       it->second.by_tpr = &a;
     }
   }
@@ -335,9 +371,14 @@ std::vector<Figure> figures_of(const ReportContent& content) {
       attacks.push_back(a.attack);
     }
   }
+  std::set<std::string> roc_names;
   for (const std::string& attack : attacks) {
     Figure f;
+    // {k: -1} and {k: 1} make the same slug: a repeated name gets a number.
     f.name = "roc_" + slug(attack);
+    for (int n = 2; !roc_names.insert(f.name).second; ++n) {
+      f.name = "roc_" + slug(attack) + "_" + std::to_string(n);
+    }
     f.title = "ROC of " + attack;
     f.xlabel = "false positive rate";
     f.ylabel = "true positive rate";
@@ -392,26 +433,47 @@ std::vector<Figure> figures_of(const ReportContent& content) {
     figures.push_back(std::move(auc));
     figures.push_back(std::move(tpr));
 
+    // A pruned model's series starts at its own dense model (x = 0), when the report has
+    // attacks on it; a dense model joins no series of its own then.
+    const auto strongest_auc = [&](const std::string& name) -> std::optional<double> {
+      for (const auto& [target, s] : strongest) {
+        if (target == name) return value_of(s.by_auc->metric("auc"));
+      }
+      return std::nullopt;
+    };
+    std::set<std::string> dense_used;
+    for (const auto& [name, s] : strongest) {
+      const ReportModel& m = s.by_auc->target;
+      if (!m.dense.empty() && strongest_auc(m.dense)) dense_used.insert(m.dense);
+    }
+
     Figure sparsity;
     sparsity.name = "vulnerability_sparsity";
     sparsity.title = "Vulnerability against sparsity";
     sparsity.xlabel = "sparsity";
     sparsity.ylabel = "AUC of the strongest attack";
     sparsity.xrange = "[-0.02:1]";
-    std::set<std::string> sparsities;
+    std::set<std::string> sparsities, started;
     for (const auto& [name, s] : strongest) {
       const ReportModel& m = s.by_auc->target;
-      sparsity.points.push_back(
-          {series_of(m), value_of(m.sparsity), value_of(s.by_auc->metric("auc")), name});
       sparsities.insert(fixed(value_of(m.sparsity), 3));
+      if (m.dense.empty() && dense_used.count(name) != 0) continue;
+      const std::string series = series_of(m);
+      if (const auto dense = m.dense.empty() ? std::nullopt : strongest_auc(m.dense);
+          dense && started.insert(series + "\n" + m.dense).second) {
+        sparsity.points.push_back({series, 0, *dense, m.dense});
+      }
+      sparsity.points.push_back(
+          {series, value_of(m.sparsity), value_of(s.by_auc->metric("auc")), name});
     }
     sparsity.caption =
         "The highest AUC of any attack on each target, against the target's sparsity; one line "
-        "per pruning method and defense (through the mean where seeds repeat a point).";
+        "per pruning method and defense, from its dense model (through the mean where seeds "
+        "repeat a point).";
     if (sparsities.size() >= 2) figures.push_back(std::move(sparsity));
 
-    // Against the round: the models of one iterative schedule stopped after k rounds share
-    // the per-round fraction 1 - (1 - S)^(1/k); the dense models start every series.
+    // Against the round: the models of one schedule stopped after k rounds share the
+    // per-round fraction 1 - (1 - S)^(1/k); each starts at its own dense model.
     Figure rounds;
     rounds.name = "vulnerability_rounds";
     rounds.title = "Vulnerability against the pruning round";
@@ -419,27 +481,25 @@ std::vector<Figure> figures_of(const ReportContent& content) {
     rounds.integer_x = true;
     rounds.ylabel = "AUC of the strongest attack";
     std::map<std::string, std::set<int>> rounds_of;
-    std::vector<std::pair<double, std::string>> dense_points;
+    started.clear();
     for (const auto& [name, s] : strongest) {
       const ReportModel& m = s.by_auc->target;
-      const double a = value_of(s.by_auc->metric("auc"));
-      if (m.rounds == 0) {
-        dense_points.emplace_back(a, name);
-        continue;
-      }
+      if (m.rounds == 0) continue;
       const double step = 1 - std::pow(1 - value_of(m.sparsity), 1.0 / m.rounds);
-      const std::string series = m.defense + ", " + fixed(step * 100, 0) + "% per round";
-      rounds.points.push_back({series, static_cast<double>(m.rounds), a, name});
+      const std::string series =
+          m.pruner + ", " + m.defense + ", " + fixed(step * 100, 0) + "% per round";
+      if (const auto dense = m.dense.empty() ? std::nullopt : strongest_auc(m.dense);
+          dense && started.insert(series + "\n" + m.dense).second) {
+        rounds.points.push_back({series, 0, *dense, m.dense});
+        rounds_of[series].insert(0);
+      }
+      rounds.points.push_back(
+          {series, static_cast<double>(m.rounds), value_of(s.by_auc->metric("auc")), name});
       rounds_of[series].insert(m.rounds);
     }
-    std::vector<Point> starts;
-    for (const auto& [series, counts] : rounds_of) {
-      for (const auto& [a, name] : dense_points) starts.push_back({series, 0, a, name});
-    }
-    rounds.points.insert(rounds.points.begin(), starts.begin(), starts.end());
     rounds.caption =
         "The highest AUC of any attack against the number of pruning rounds (0: the dense "
-        "model), one line per defense and per-round pruning fraction.";
+        "model), one line per pruner, defense and per-round pruning fraction.";
     if (std::any_of(rounds_of.begin(), rounds_of.end(),
                     [](const auto& e) { return e.second.size() >= 2; })) {
       figures.push_back(std::move(rounds));
@@ -453,14 +513,28 @@ std::vector<Figure> figures_of(const ReportContent& content) {
     robust.xlabel = "sparsity";
     robust.ylabel = "accuracy on non-members (%)";
     robust.xrange = "[-0.02:1]";
+    std::set<std::string> dense_used, started;
     for (const ReportRobustness& r : content.robustness) {
-      const std::string series = r.method + (value_of(r.epsilon) > 0 ? " eps " + r.epsilon : "") +
-                                 (r.model.defense == "none" ? "" : ", " + r.model.defense);
+      if (!r.model.dense.empty()) dense_used.insert(r.model.dense);
+    }
+    for (const ReportRobustness& r : content.robustness) {
+      const std::string attack = r.method + (value_of(r.epsilon) > 0 ? " eps " + r.epsilon : "");
+      if (r.model.dense.empty() && dense_used.count(r.model.name) != 0) continue;
+      const std::string series = attack + ", " + series_of(r.model);
+      for (const ReportRobustness& d : content.robustness) {
+        if (d.model.name != r.model.dense || d.method != r.method || d.epsilon != r.epsilon) {
+          continue;
+        }
+        if (started.insert(series + "\n" + d.model.name).second) {
+          robust.points.push_back({series, 0, value_of(d.accuracy) * 100, d.name});
+        }
+      }
       robust.points.push_back(
           {series, value_of(r.model.sparsity), value_of(r.accuracy) * 100, r.name});
     }
     robust.caption =
-        "Accuracy under FGSM and PGD (L-infinity, each epsilon) against the model's sparsity.";
+        "Accuracy under FGSM and PGD (L-infinity, each epsilon) against the model's sparsity, "
+        "one line per attack and pruning method, from its dense model.";
     figures.push_back(std::move(robust));
   }
   return figures;
@@ -495,9 +569,9 @@ void write_tables(const ReportContent& content, const std::filesystem::path& fol
   }
   if (!content.models.empty()) summary << "Models\n";
   for (const ReportModel& m : content.models) {
-    models << csv_field(m.name) << ',' << m.role << ',' << m.members << ',' << m.train_accuracy
-           << ',' << m.test_accuracy << ',' << m.sparsity << ',' << csv_field(m.pruning) << ','
-           << m.defense << ',' << m.rounds << '\n';
+    models << csv_field(m.name) << ',' << csv_field(m.role) << ',' << m.members << ','
+           << m.train_accuracy << ',' << m.test_accuracy << ',' << m.sparsity << ','
+           << csv_field(m.pruning) << ',' << csv_field(m.defense) << ',' << m.rounds << '\n';
     summary << "  " << m.name << " (" << m.label << "): train " << percent(m.train_accuracy)
             << " %, test " << percent(m.test_accuracy) << " %, sparsity "
             << fixed(value_of(m.sparsity), 3) << "\n";
@@ -505,14 +579,14 @@ void write_tables(const ReportContent& content, const std::filesystem::path& fol
   if (!content.models.empty()) summary << "\n";
   if (!content.attacks.empty()) summary << "Attacks\n";
   for (const ReportAttack& a : content.attacks) {
-    attacks << csv_field(a.name) << ',' << csv_field(a.target.name) << ",\"" << a.attack << "\","
-            << a.metric("balanced_accuracy") << ',' << a.metric("auc") << ',' << a.metric("auc_low")
-            << ',' << a.metric("auc_high") << ',' << a.metric("tpr_at_1pct") << ','
-            << a.metric("tpr_at_0.1pct") << ',' << a.metric("tpr_at_1pct_low") << ','
+    attacks << csv_field(a.name) << ',' << csv_field(a.target.name) << ',' << csv_quoted(a.attack)
+            << ',' << a.metric("balanced_accuracy") << ',' << a.metric("auc") << ','
+            << a.metric("auc_low") << ',' << a.metric("auc_high") << ',' << a.metric("tpr_at_1pct")
+            << ',' << a.metric("tpr_at_0.1pct") << ',' << a.metric("tpr_at_1pct_low") << ','
             << a.metric("tpr_at_1pct_high") << ',' << a.metric("tpr_at_0.01pct") << ','
             << a.target.test_accuracy << ',' << a.target.sparsity << ','
-            << csv_field(a.target.pruning) << ',' << a.target.defense << ',' << a.target.rounds
-            << '\n';
+            << csv_field(a.target.pruning) << ',' << csv_field(a.target.defense) << ','
+            << a.target.rounds << '\n';
     summary << "  " << a.attack << " on " << a.target.name << ": AUC "
             << fixed(value_of(a.metric("auc")), 4) << " ["
             << fixed(value_of(a.metric("auc_low")), 4) << ", "
@@ -521,8 +595,8 @@ void write_tables(const ReportContent& content, const std::filesystem::path& fol
   }
   if (!content.attacks.empty()) summary << "\n";
   for (const ReportRobustness& r : content.robustness) {
-    robustness << csv_field(r.name) << ',' << r.measured << ',' << r.method << ',' << r.epsilon
-               << ',' << r.accuracy << ',' << r.model.sparsity << '\n';
+    robustness << csv_field(r.name) << ',' << csv_field(r.measured) << ',' << csv_field(r.method)
+               << ',' << r.epsilon << ',' << r.accuracy << ',' << r.model.sparsity << '\n';
   }
   for (const ReportEvaluation& e : content.evaluations) {
     evaluations << csv_field(e.name) << ',' << csv_field(e.model) << ',' << e.member_accuracy << ','
@@ -700,32 +774,60 @@ void write_html(const ReportContent& content, const std::vector<Figure>& figures
 void write_report(const ReportContent& content, const std::filesystem::path& folder,
                   const std::function<void(const std::string&)>& status) {
   write_tables(content, folder);
-  const std::vector<Figure> figures = figures_of(content);
-  std::string note;
+  std::vector<Figure> figures = figures_of(content);
+  // A figure without one finite point has nothing to draw (gnuplot would fail on it).
+  figures.erase(std::remove_if(figures.begin(), figures.end(),
+                               [](const Figure& f) {
+                                 const bool points = std::any_of(
+                                     f.points.begin(), f.points.end(), [](const Point& p) {
+                                       return std::isfinite(p.x) && std::isfinite(p.y);
+                                     });
+                                 const bool curves =
+                                     std::any_of(f.curves.begin(), f.curves.end(),
+                                                 [](const Curve& c) { return !c.points.empty(); });
+                                 return !points && !curves;
+                               }),
+                figures.end());
+  std::vector<std::string> notes;
+  std::set<std::string> drawn;
   if (!figures.empty()) {
     const std::filesystem::path dir = folder / "figures";
     std::filesystem::create_directories(dir);
-    std::size_t drawn = 0;
+    // Every script first, and no figure of an earlier run left to be mistaken for this one's.
     for (const Figure& figure : figures) {
       std::filesystem::remove(dir / (figure.name + ".svg"));
+      std::filesystem::remove(dir / (figure.name + ".png"));
       write_file_atomically(dir / (figure.name + ".gp"), figure_script(figure));
+    }
+    for (const Figure& figure : figures) {
       const std::string failure = run_gnuplot(dir, figure.name + ".gp");
       if (failure == "missing") {
-        note =
+        notes.push_back(
             "gnuplot was not found, so no figure was drawn (Debian package gnuplot-nox); "
-            "their scripts are in figures/*.gp.";
+            "their scripts are in figures/*.gp.");
         break;
       }
-      if (!failure.empty()) throw Error("report: " + failure);
-      ++drawn;
-      if (status) status("figures " + std::to_string(drawn) + "/" + std::to_string(figures.size()));
+      if (!failure.empty()) {
+        // One figure that cannot be drawn must not cost the run its tables.
+        notes.push_back(figure.name + " was not drawn: " + failure);
+        continue;
+      }
+      drawn.insert(figure.name);
+      if (status)
+        status("figures " + std::to_string(drawn.size()) + "/" + std::to_string(figures.size()));
     }
   }
-  if (!note.empty()) {
+  if (!notes.empty()) {
     std::ofstream summary(folder / "summary.txt", std::ios::app);
-    summary << note << "\n";
+    for (const std::string& note : notes) summary << note << "\n";
   }
-  write_html(content, figures, note, folder);
+  std::vector<Figure> shown;
+  for (Figure& figure : figures) {
+    if (drawn.count(figure.name) != 0) shown.push_back(std::move(figure));
+  }
+  std::string note;
+  for (const std::string& n : notes) note += (note.empty() ? "" : " ") + n;
+  write_html(content, shown, note, folder);
 }
 
 }  // namespace secateurs::host

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <torch/version.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -167,10 +168,11 @@ std::string csv_field(const std::string& text) {
 // A column's value as text; doubles with every digit that tells them apart.
 std::string column_text(sqlite3_stmt* statement, int column) {
   if (sqlite3_column_type(statement, column) == SQLITE_FLOAT) {
-    std::ostringstream out;
-    out.precision(17);
-    out << sqlite3_column_double(statement, column);
-    return out.str();
+    // The shortest text that reads back as the same double: 0.5935, not 0.59350000000000003.
+    char text[32];
+    const auto [end, error] =
+        std::to_chars(text, text + sizeof text, sqlite3_column_double(statement, column));
+    return error == std::errc() ? std::string(text, end) : std::string("nan");
   }
   const unsigned char* text = sqlite3_column_text(statement, column);
   return text != nullptr ? reinterpret_cast<const char*>(text) : "";
@@ -294,6 +296,8 @@ void export_results(const std::filesystem::path& database, const std::string& fo
                         "its output folder)");
   }
   Database db(database, false);
+  // One read transaction: a run committing meanwhile is either all in the export or absent.
+  db.execute("BEGIN");
   std::ostringstream json;
   json << "{";
   bool first_table = true;
@@ -340,6 +344,7 @@ void export_results(const std::filesystem::path& database, const std::string& fo
     }
   }
   json << "\n}\n";
+  db.execute("COMMIT");
   if (format == "json") {
     if (destination == "-") {
       out << json.str();

@@ -3,6 +3,7 @@
 // data; the browser half of the report's checks is tests/browser/.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -44,6 +45,10 @@ local dense = s.attack{ name = "rmia dense", target = p.dense.victim, shadows = 
 local robust = s.robustness{ name = "robustness", model = p.victim, recipe = recipe }
 s.report{ name = "report", title = "Results <test> & co",
           of = { p.dense.victim, p.victim, rmia, dense, robust } }
+-- The same models again under other names: the nodes merge, and a report naming them so
+-- uses its own names throughout (models and attack targets alike).
+local q = s.protocol(recipe, { prefix = "again " })
+s.report{ name = "twice", of = { q.victim, rmia } }
 )";
 
 struct Ran {
@@ -233,8 +238,9 @@ TEST_CASE("results: the report's tables, figures and self-contained HTML") {
     CHECK_MESSAGE(html.find(encoded) != std::string::npos, name);
   }
   // ROC of rmia, privacy-utility (AUC and TPR), vulnerability against sparsity (dense and
-  // 0.5), robustness against sparsity.
-  CHECK(svgs == 5);
+  // 0.5) and against the round (dense: round 0, then 2 rounds), robustness against sparsity.
+  CHECK(svgs == 6);
+  CHECK(std::filesystem::exists(report / "figures" / "vulnerability_rounds.svg"));
   CHECK(std::filesystem::exists(report / "figures" / "roc_attack_rmia.svg"));
   CHECK(std::filesystem::exists(report / "figures" / "vulnerability_sparsity.svg"));
 
@@ -245,6 +251,56 @@ TEST_CASE("results: the report's tables, figures and self-contained HTML") {
   const std::string summary = testing::read_bytes(report / "summary.txt");
   CHECK(summary.rfind("Results <test> & co\n", 0) == 0);
   CHECK(summary.find("The strongest attack on each model") != std::string::npos);
+}
+
+TEST_CASE("results: a merged node has one name in a report, and one summary row") {
+  testing::TempDir dir;
+  run_and_record(dir, "secateurs run exp.lua");
+  const std::filesystem::path report = dir / "out" / "twice";
+  const auto models = csv_rows(report / "models.csv");
+  REQUIRE(models.size() == 1);
+  CHECK(models[0].at("node") == "again victim");
+  const auto attacks = csv_rows(report / "attacks.csv");
+  REQUIRE(attacks.size() == 1);
+  CHECK(attacks[0].at("target") == "again victim");
+  const std::string html = testing::read_bytes(report / "index.html");
+  const std::string summary = html.substr(0, html.find("</table>"));
+  std::size_t rows = 0;
+  for (std::size_t at = summary.find("<tr><td>"); at != std::string::npos;
+       at = summary.find("<tr><td>", at + 1)) {
+    ++rows;
+  }
+  CHECK(rows == 1);
+  CHECK(summary.find("<td>again victim</td>") != std::string::npos);
+}
+
+TEST_CASE("results: without gnuplot the report has its tables, scripts and a note") {
+  testing::TempDir dir;
+  const char* path = std::getenv("PATH");
+  const std::string saved = path != nullptr ? path : "";
+  std::filesystem::create_directories(dir / "empty");
+  setenv("PATH", (dir / "empty").c_str(), 1);
+  try {
+    run_and_record(dir, "secateurs run exp.lua");
+  } catch (...) {
+    setenv("PATH", saved.c_str(), 1);
+    throw;
+  }
+  setenv("PATH", saved.c_str(), 1);
+  const std::filesystem::path report = dir / "out" / "report";
+  std::size_t scripts = 0, images = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(report / "figures")) {
+    scripts += entry.path().extension() == ".gp" ? 1 : 0;
+    images += entry.path().extension() == ".svg" || entry.path().extension() == ".png" ? 1 : 0;
+  }
+  CHECK(scripts == 6);
+  CHECK(images == 0);
+  CHECK(testing::read_bytes(report / "summary.txt").find("gnuplot was not found") !=
+        std::string::npos);
+  const std::string html = testing::read_bytes(report / "index.html");
+  CHECK(html.find("gnuplot was not found") != std::string::npos);
+  CHECK(html.find("data:image") == std::string::npos);
+  CHECK(csv_rows(report / "attacks.csv").size() == 2);
 }
 
 TEST_CASE("results: base64 and HTML escaping") {

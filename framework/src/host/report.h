@@ -29,7 +29,10 @@ struct ReportModel {
   // belongs to in the figures against sparsity.
   std::string pruning = "dense";
   std::string defense = "none";  // "swmr" for defense.swmr
+  std::string pruner;            // "magnitude"; empty for a dense model
   int rounds = 0;                // pruning rounds run (0: dense)
+  // A pruned model's dense model (the report's name for it): round 0 of its series.
+  std::string dense;
 };
 
 struct ReportAttack {

@@ -2,7 +2,7 @@
 // (results.sqlite) that every `secateurs run` writing there appends one run to.
 //
 //   runs        run, started (UTC), seconds, status, command, graph, jobs, store,
-//               secateurs_version, libtorch_version, build_fingerprint, blas
+//               secateurs_version, libtorch_version, build_fingerprint
 //   nodes       run, node, names (every declared name of a merged node), kind, label, key,
 //               place (script:line), status (computed, cached, written, skipped, failed),
 //               seconds (0 when cached), seed (its plan's seed; null without a plan)
