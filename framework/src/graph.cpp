@@ -356,18 +356,11 @@ class Progress {
   double computed_seconds_ = 0;
 };
 
-// A CSV field: quoted, embedded quotes doubled.
-std::string csv_field(const std::string& text) {
-  std::string quoted = "\"";
-  for (const char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return quoted + "\"";
-}
-
 std::string records_csv(const std::vector<NodeRecord>& records) {
   std::ostringstream csv;
   csv << "node,kind,label,key,status,seconds\n";
   for (const NodeRecord& r : records) {
-    csv << csv_field(r.name) << ',' << r.kind << ',' << csv_field(r.label) << ',' << r.key << ','
+    csv << csv_quoted(r.name) << ',' << r.kind << ',' << csv_quoted(r.label) << ',' << r.key << ','
         << r.status << ',' << fixed(r.seconds, 3) << '\n';
   }
   return csv.str();

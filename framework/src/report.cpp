@@ -84,16 +84,6 @@ double value_of(const std::string& text) {
   }
 }
 
-std::string csv_quoted(const std::string& text) {
-  std::string quoted = "\"";
-  for (const char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return quoted + "\"";
-}
-
-std::string csv_field(const std::string& text) {
-  return text.find_first_of(",\"\n\r") == std::string::npos ? text : csv_quoted(text);
-}
-
 std::string percent(const std::string& fraction, int digits = 2) {
   return fixed(value_of(fraction) * 100, digits);
 }

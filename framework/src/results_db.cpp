@@ -14,6 +14,7 @@
 #include "host/fingerprint.h"
 #include "host/graph_nodes.h"
 #include "host/registry.h"
+#include "host/run_text.h"
 #include "secateurs/error.h"
 #include "secateurs/version.h"
 
@@ -158,12 +159,6 @@ std::string json_string(const std::string& text) {
   return out + "\"";
 }
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (const char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return quoted + "\"";
-}
 
 // A column's value as text; doubles with every digit that tells them apart.
 std::string column_text(sqlite3_stmt* statement, int column) {

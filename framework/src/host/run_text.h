@@ -24,4 +24,16 @@ inline std::string fixed(double value, int digits) {
   return out.str();
 }
 
+// A CSV field: always in double quotes, inner quotes doubled.
+inline std::string csv_quoted(const std::string& text) {
+  std::string quoted = "\"";
+  for (const char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
+// A CSV field, quoted only when it holds a comma, a quote or a line break.
+inline std::string csv_field(const std::string& text) {
+  return text.find_first_of(",\"\n\r") == std::string::npos ? text : csv_quoted(text);
+}
+
 }  // namespace secateurs::host
