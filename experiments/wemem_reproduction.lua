@@ -136,7 +136,7 @@ end
 
 s.report{ name = "report", title = "WeMeM reproduction on Fashion-MNIST (3 seeds)",
           of = reported }
-report_of("report seed 1 at 0.9", "WeMeM reproduction: seed 1, dense against pruned to 0.9",
+report_of("report-seed-1-at-0.9", "WeMeM reproduction: seed 1, dense against pruned to 0.9",
           { "seed 1 dense", "seed 1 one-shot 0.9", "seed 1 iterative 0.9 none",
             "seed 1 iterative 0.9 swmr", "seed 1 iterative 0.9 rmr", "seed 1 iterative 0.9 ppb" })
 local pruning, rounds_of = {}, {}
@@ -155,7 +155,7 @@ for _, seed in ipairs(seeds) do
   rounds_of[#rounds_of + 1] = tag .. "iterative 0.9 none"
   rounds_of[#rounds_of + 1] = tag .. "iterative 0.9 swmr"
 end
-report_of("report pruning", "WeMeM reproduction: dense, one-shot and iterative (3 seeds)",
+report_of("report-pruning", "WeMeM reproduction: dense, one-shot and iterative (3 seeds)",
           pruning)
-report_of("report rounds", "WeMeM reproduction: the rounds to 0.9, without and with SWMR",
+report_of("report-rounds", "WeMeM reproduction: the rounds to 0.9, without and with SWMR",
           rounds_of)
