@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <csignal>
-#include <ctime>
 #include <iostream>
 #include <optional>
 
@@ -56,16 +56,6 @@ std::string run_name(const std::filesystem::path& output) {
   return safe + "-" + host::sha256_hex(absolute.string()).substr(0, 12);
 }
 
-// Now, in UTC, as ISO 8601: "2026-11-29T23:54:09Z".
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 }  // namespace
 
 int run(const host::Registry& registry, const RunCommandOptions& options, std::ostream& out) {
@@ -113,7 +103,7 @@ int run(const host::Registry& registry, const RunCommandOptions& options, std::o
   };
   run_options.stop = &stop_requested;
   host::RunSummary summary;
-  summary.started = utc_now();
+  summary.started = host::utc_text(std::chrono::system_clock::now());
   summary.jobs = options.jobs;
   summary.store = options.store.string();
   summary.provenance = {

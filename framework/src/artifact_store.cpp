@@ -26,6 +26,7 @@
 
 #include "host/atomic_file.h"
 #include "host/nearest.h"
+#include "host/run_text.h"
 #include "secateurs/error.h"
 #include "secateurs/version.h"
 
@@ -121,15 +122,6 @@ std::string unique_name(std::string_view tag) {
   static std::atomic<std::uint64_t> counter{0};
   return std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)) + "-" +
          std::string(tag);
-}
-
-std::string utc_text(SystemClock::time_point time) {
-  const std::time_t seconds = SystemClock::to_time_t(time);
-  std::tm parts{};
-  gmtime_r(&seconds, &parts);
-  char buffer[32] = {};
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return buffer;
 }
 
 std::optional<SystemClock::time_point> parse_utc(std::string_view text) {

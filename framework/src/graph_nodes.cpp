@@ -192,6 +192,21 @@ Record read_record(const std::filesystem::path& path) {
   return record;
 }
 
+// The rows of a CSV file a node wrote (no quoted fields), without its header.
+std::vector<std::vector<std::string>> read_csv_rows(const std::filesystem::path& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(read_file(path));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    std::vector<std::string> fields;
+    std::istringstream split(line);
+    for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
+    rows.push_back(std::move(fields));
+  }
+  return rows;
+}
+
 std::string number(double value) {
   std::ostringstream text;
   text.precision(10);
@@ -867,12 +882,6 @@ std::shared_ptr<const Recipe> recipe_of(const GraphNode& node) {
   return nullptr;
 }
 
-// "defense.swmr" -> "swmr"
-std::string short_name(const std::string& component) {
-  const std::size_t dot = component.find('.');
-  return dot == std::string::npos ? component : component.substr(dot + 1);
-}
-
 ReportModel report_model_from(const NodeRun& run, std::size_t index,
                               const std::function<std::string(std::size_t)>& name_of,
                               const std::filesystem::path& dir) {
@@ -896,20 +905,17 @@ ReportModel report_model_from(const NodeRun& run, std::size_t index,
     const YAML::Node schedule = pruning["schedule"];
     const std::string kind =
         schedule && schedule["schedule"] ? schedule["schedule"].Scalar() : "iterative";
-    std::istringstream rounds(read_file(dir / "rounds.csv"));
-    std::string line;
-    std::getline(rounds, line);  // round,requested_sparsity,sparsity,test_accuracy,kept
-    while (std::getline(rounds, line)) {
-      const bool kept = !line.empty() && line.back() == '1';
-      if (kept && std::stoi(line.substr(0, line.find(','))) >= 1) ++model.rounds;
+    // round,requested_sparsity,sparsity,test_accuracy,kept
+    for (const auto& row : read_csv_rows(dir / "rounds.csv")) {
+      if (row.size() >= 5 && row[4] == "1" && std::stoi(row[0]) >= 1) ++model.rounds;
     }
     const YAML::Node pruner = pruning["pruner"];
-    model.pruner = short_name(pruner["component"].Scalar());
+    model.pruner = split_qualified_name(pruner["component"].Scalar()).second;
     model.pruning =
         model.pruner + ", " +
         (kind == "one_shot" ? std::string("one-shot") : kind + " x" + std::to_string(model.rounds));
     const YAML::Node defense = pruning["defense"];
-    if (defense) model.defense = short_name(defense["component"].Scalar());
+    if (defense) model.defense = split_qualified_name(defense["component"].Scalar()).second;
     // The dense model it was pruned from (through earlier prune nodes).
     std::size_t source = input_of(node, "model");
     while (run.graph.nodes[source].kind == "prune")
@@ -972,8 +978,9 @@ NodeKind report_kind() {
   NodeKind kind;
   kind.name = "report";
   kind.doc =
-      "tables of the models, attacks, robustness and evaluations it is given (summary.txt and "
-      "CSV files), written to <output>/<its name> at every run from the stored results";
+      "the report of the models, attacks, robustness and evaluations it is given (index.html, "
+      "summary.txt, CSV tables, gnuplot figures), written to <output>/<its name> at every run "
+      "from the stored results";
   kind.params = {"title"};
   kind.inputs = {{"of",
                   true,
@@ -1025,6 +1032,15 @@ NodeKind report_kind() {
       const auto found = names.find(index);
       return found != names.end() ? found->second : run.graph.nodes[index].names.front();
     };
+    // A model is read once, however many attacks and robustness nodes name it.
+    std::map<std::size_t, ReportModel> models;
+    const auto model_at = [&](std::size_t index) -> const ReportModel& {
+      auto found = models.find(index);
+      if (found == models.end()) {
+        found = models.emplace(index, report_model(run, index, name_of)).first;
+      }
+      return found->second;
+    };
     std::set<std::size_t> seen;
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       const std::size_t index = inputs[k];
@@ -1033,7 +1049,7 @@ NodeKind report_kind() {
       const std::filesystem::path dir = run.artifact(index);
       const std::string name = name_of(index);
       if (node.kind == "train" || node.kind == "prune") {
-        content.models.push_back(report_model(run, index, name_of));
+        content.models.push_back(model_at(index));
         note_recipe(index, name);
       } else if (node.kind == "attack") {
         ReportAttack attack;
@@ -1045,22 +1061,16 @@ NodeKind report_kind() {
         }
         attack.roc = dir / "roc.csv";
         const std::size_t target = input_of(node, "target");
-        attack.target = report_model(run, target, name_of);
+        attack.target = model_at(target);
         content.attacks.push_back(std::move(attack));
         note_recipe(index, name);
       } else if (node.kind == "robustness") {
         const std::size_t model = input_of(node, "model");
-        const ReportModel measured = report_model(run, model, name_of);
-        std::istringstream lines(read_file(dir / "robustness.csv"));
-        std::string line;
-        std::getline(lines, line);  // model,method,epsilon,accuracy
-        while (std::getline(lines, line)) {
-          std::vector<std::string> fields;
-          std::istringstream split(line);
-          for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
-          if (fields.size() != 4) continue;
-          content.robustness.push_back(
-              {name, measured, fields[0], fields[1], fields[2], fields[3]});
+        const ReportModel& measured = model_at(model);
+        // model,method,epsilon,accuracy
+        for (const auto& row : read_csv_rows(dir / "robustness.csv")) {
+          if (row.size() != 4) continue;
+          content.robustness.push_back({name, measured, row[0], row[1], row[2], row[3]});
         }
       } else if (node.kind == "evaluate") {
         const Record r = read_record(dir / "evaluation.txt");
@@ -1095,39 +1105,25 @@ std::vector<std::pair<std::string, double>> node_metrics(const GraphNode& node,
   const auto add_record = [&](const std::filesystem::path& file) {
     for (const auto& [key, value] : read_record(file)) add(key, value);
   };
-  // Rows of a CSV file without quoted fields, header first.
-  const auto rows = [](const std::filesystem::path& file) {
-    std::vector<std::vector<std::string>> out;
-    std::istringstream lines(read_file(file));
-    std::string line;
-    std::getline(lines, line);
-    while (std::getline(lines, line)) {
-      std::vector<std::string> fields;
-      std::istringstream split(line);
-      for (std::string field; std::getline(split, field, ',');) fields.push_back(field);
-      out.push_back(std::move(fields));
-    }
-    return out;
-  };
   if (node.kind == "train" || node.kind == "prune") {
     add_record(folder / "record.txt");
   }
   if (node.kind == "prune") {
     // round,requested_sparsity,sparsity,test_accuracy,kept
-    for (const auto& row : rows(folder / "rounds.csv")) {
+    for (const auto& row : read_csv_rows(folder / "rounds.csv")) {
       if (row.size() < 5) continue;
       add("round " + row[0] + " sparsity", row[2]);
       add("round " + row[0] + " test_accuracy", row[3]);
       add("round " + row[0] + " kept", row[4]);
     }
-    for (const auto& row : rows(folder / "defense.csv")) {
+    for (const auto& row : read_csv_rows(folder / "defense.csv")) {
       if (row.size() == 2) add("defense " + row[0], row[1]);
     }
   } else if (node.kind == "attack") {
     add_record(folder / "metrics.txt");
   } else if (node.kind == "robustness") {
     // model,method,epsilon,accuracy
-    for (const auto& row : rows(folder / "robustness.csv")) {
+    for (const auto& row : read_csv_rows(folder / "robustness.csv")) {
       if (row.size() == 4) add(row[1] + " eps " + row[2] + " accuracy", row[3]);
     }
   } else if (node.kind == "evaluate") {

@@ -268,10 +268,7 @@ std::string run_gnuplot(const std::filesystem::path& folder, const std::string& 
   // posix_spawnp reports a missing program as exit 127 of the child on glibc.
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return "missing";
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::ifstream in(folder / log);
-    std::stringstream text;
-    text << in.rdbuf();
-    return "gnuplot failed on " + script + ": " + text.str();
+    return "gnuplot failed on " + script + ": " + read_file(folder / log);
   }
   std::filesystem::remove(folder / log);
   return "";
@@ -533,7 +530,9 @@ std::vector<Figure> figures_of(const ReportContent& content) {
 // ---------------------------------------------------------------------------------------
 // Tables
 
-void write_tables(const ReportContent& content, const std::filesystem::path& folder) {
+// `notes` end summary.txt (figures that were not drawn, and why).
+void write_tables(const ReportContent& content, const std::vector<std::string>& notes,
+                  const std::filesystem::path& folder) {
   std::ostringstream models, attacks, robustness, evaluations, summary;
   models << "node,model,members,train_accuracy,test_accuracy,sparsity,pruning,defense,rounds\n";
   attacks << "node,target,attack,balanced_accuracy,auc,auc_low,auc_high,tpr_at_1pct,"
@@ -592,6 +591,7 @@ void write_tables(const ReportContent& content, const std::filesystem::path& fol
     evaluations << csv_field(e.name) << ',' << csv_field(e.model) << ',' << e.member_accuracy << ','
                 << e.non_member_accuracy << '\n';
   }
+  for (const std::string& note : notes) summary << note << "\n";
   write_file_atomically(folder / "summary.txt", summary.str());
   write_file_atomically(folder / "models.csv", models.str());
   write_file_atomically(folder / "attacks.csv", attacks.str());
@@ -621,13 +621,6 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 
 std::string td(const std::string& text, bool number = false) {
   return std::string(number ? "<td class=\"n\">" : "<td>") + html_escaped(text) + "</td>";
-}
-
-std::string read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 std::string summary_table(const ReportContent& content) {
@@ -703,9 +696,8 @@ void write_html(const ReportContent& content, const std::vector<Figure>& figures
   if (!figure_note.empty()) html << "<p class=\"note\">" << html_escaped(figure_note) << "</p>\n";
   for (const Figure& f : figures) {
     const std::filesystem::path svg = folder / "figures" / (f.name + ".svg");
-    if (!std::filesystem::exists(svg)) continue;
     html << "<figure id=\"" << f.name << "\"><img alt=\"" << html_escaped(f.title)
-         << "\" src=\"data:image/svg+xml;base64," << base64(read_bytes(svg)) << "\">\n<figcaption>"
+         << "\" src=\"data:image/svg+xml;base64," << base64(read_file(svg)) << "\">\n<figcaption>"
          << html_escaped(f.caption) << " <span class=\"muted\">(figures/" << f.name
          << ".svg, .png, .gp)</span></figcaption></figure>\n";
   }
@@ -763,7 +755,6 @@ void write_html(const ReportContent& content, const std::vector<Figure>& figures
 
 void write_report(const ReportContent& content, const std::filesystem::path& folder,
                   const std::function<void(const std::string&)>& status) {
-  write_tables(content, folder);
   std::vector<Figure> figures = figures_of(content);
   // A figure without one finite point has nothing to draw (gnuplot would fail on it).
   figures.erase(std::remove_if(figures.begin(), figures.end(),
@@ -779,7 +770,7 @@ void write_report(const ReportContent& content, const std::filesystem::path& fol
                                }),
                 figures.end());
   std::vector<std::string> notes;
-  std::set<std::string> drawn;
+  std::vector<Figure> drawn;
   if (!figures.empty()) {
     const std::filesystem::path dir = folder / "figures";
     std::filesystem::create_directories(dir);
@@ -789,7 +780,7 @@ void write_report(const ReportContent& content, const std::filesystem::path& fol
       std::filesystem::remove(dir / (figure.name + ".png"));
       write_file_atomically(dir / (figure.name + ".gp"), figure_script(figure));
     }
-    for (const Figure& figure : figures) {
+    for (Figure& figure : figures) {
       const std::string failure = run_gnuplot(dir, figure.name + ".gp");
       if (failure == "missing") {
         notes.push_back(
@@ -802,22 +793,15 @@ void write_report(const ReportContent& content, const std::filesystem::path& fol
         notes.push_back(figure.name + " was not drawn: " + failure);
         continue;
       }
-      drawn.insert(figure.name);
+      drawn.push_back(std::move(figure));
       if (status)
         status("figures " + std::to_string(drawn.size()) + "/" + std::to_string(figures.size()));
     }
   }
-  if (!notes.empty()) {
-    std::ofstream summary(folder / "summary.txt", std::ios::app);
-    for (const std::string& note : notes) summary << note << "\n";
-  }
-  std::vector<Figure> shown;
-  for (Figure& figure : figures) {
-    if (drawn.count(figure.name) != 0) shown.push_back(std::move(figure));
-  }
+  write_tables(content, notes, folder);
   std::string note;
   for (const std::string& n : notes) note += (note.empty() ? "" : " ") + n;
-  write_html(content, shown, note, folder);
+  write_html(content, drawn, note, folder);
 }
 
 }  // namespace secateurs::host
